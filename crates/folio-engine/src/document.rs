@@ -1,0 +1,145 @@
+//! Opening PDFs (lopdf) within limits, and writing them back with a check by
+//! a second, independent parser (hayro-syntax).
+//!
+//! This is the only module that turns raw bytes into a `lopdf::Document` and
+//! back: every PDF-editing operation goes through [`open`] and [`write`], so
+//! header sniffing, encryption handling, limits and the output check live in
+//! one place.
+
+use lopdf::{Document, LoadOptions, SaveOptions};
+
+use crate::error::{Error, LimitKind, Result};
+use crate::limits::{Ctx, Limits};
+
+/// Where `%PDF-` may start: some producers put junk before the header.
+const HEADER_WINDOW: usize = 1024;
+
+/// True if `%PDF-` occurs within the first 1 KB, the way viewers sniff PDFs.
+pub fn looks_like_pdf(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(HEADER_WINDOW)];
+    head.windows(5).any(|w| w == b"%PDF-")
+}
+
+/// An opened document and the facts every operation needs about it.
+pub struct Opened {
+    pub doc: Document,
+    pub page_count: u32,
+    pub was_encrypted: bool,
+}
+
+/// Open `bytes` as a PDF, decrypting with `password` when needed.
+///
+/// Errors: `limit_exceeded` (size, pages, a stream inflating past
+/// `max_stream_bytes`), `encrypted` (a user password is needed),
+/// `wrong_password`, `invalid_pdf` (no header, unreadable structure, no pages).
+pub fn open(bytes: &[u8], password: Option<&str>, ctx: &Ctx) -> Result<Opened> {
+    Limits::ensure(
+        LimitKind::InputBytes,
+        ctx.limits.max_input_bytes,
+        bytes.len() as u64,
+    )?;
+    if !looks_like_pdf(bytes) {
+        return Err(Error::InvalidPdf(
+            "no %PDF- header in the first 1 KB: this is not a PDF file".into(),
+        ));
+    }
+    let options = LoadOptions {
+        password: password.map(str::to_string),
+        max_decompressed_size: Some(
+            usize::try_from(ctx.limits.max_stream_bytes).unwrap_or(usize::MAX),
+        ),
+        ..LoadOptions::default()
+    };
+    let doc = match Document::load_mem_with_options(bytes, options) {
+        Ok(doc) => doc,
+        Err(lopdf::Error::InvalidPassword) if password.is_none() => return Err(Error::Encrypted),
+        Err(e) => return Err(e.into()),
+    };
+    ctx.check()?;
+    // lopdf leaves a document it could not decrypt loaded with `/Encrypt`
+    // still in the trailer and no objects: that is "needs a password", never
+    // "0 pages".
+    if doc.is_encrypted() {
+        return Err(match password {
+            Some(_) => Error::WrongPassword,
+            None => Error::Encrypted,
+        });
+    }
+    let page_count = count_pages(&doc, ctx)?;
+    let was_encrypted = doc.was_encrypted();
+    Ok(Opened {
+        doc,
+        page_count,
+        was_encrypted,
+    })
+}
+
+/// Count pages, refusing empty documents and enforcing `max_pages`.
+fn count_pages(doc: &Document, ctx: &Ctx) -> Result<u32> {
+    // `/Count` can lie (9999999999 in hostile files): check what the tree
+    // claims before walking, but trust only the walk.
+    let pages = doc.get_pages();
+    let n = u32::try_from(pages.len()).unwrap_or(u32::MAX);
+    Limits::ensure(LimitKind::Pages, ctx.limits.max_pages as u64, n as u64)?;
+    if n == 0 {
+        return Err(Error::InvalidPdf(
+            "the document has no readable pages".into(),
+        ));
+    }
+    Ok(n)
+}
+
+/// How to serialise a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteMode {
+    /// Classic xref table; what most tools write. Best compatibility.
+    #[default]
+    Classic,
+    /// Object streams + cross-reference stream (PDF 1.5): smaller.
+    Compact,
+}
+
+/// Serialise `doc`, then re-open the bytes with hayro-syntax and compare the
+/// page count with `expected_pages`: a mismatch is `internal_output_check`
+/// and no bytes are returned.
+pub fn write(
+    doc: &mut Document,
+    expected_pages: u32,
+    mode: WriteMode,
+    ctx: &Ctx,
+) -> Result<Vec<u8>> {
+    ctx.check()?;
+    let mut out = Vec::new();
+    let res = match mode {
+        WriteMode::Classic => doc.save_to(&mut out),
+        WriteMode::Compact => {
+            if doc.version.as_str() < "1.5" {
+                doc.version = "1.5".to_string();
+            }
+            let opts = SaveOptions::builder()
+                .use_object_streams(true)
+                .use_xref_streams(true)
+                .max_objects_per_stream(200)
+                .compression_level(9)
+                .build();
+            doc.save_with_options(&mut out, opts)
+        }
+    };
+    res.map_err(|e| Error::Internal(format!("writing the PDF failed: {e}")))?;
+    verify_output(&out, expected_pages)?;
+    Ok(out)
+}
+
+/// Re-open `bytes` with a second parser and check the page count.
+pub fn verify_output(bytes: &[u8], expected_pages: u32) -> Result<()> {
+    let pdf = hayro_syntax::Pdf::new(bytes.to_vec()).map_err(|e| {
+        Error::InternalOutputCheck(format!("the written PDF does not re-open: {e:?}"))
+    })?;
+    let got = pdf.pages().len();
+    if got != expected_pages as usize {
+        return Err(Error::InternalOutputCheck(format!(
+            "the written PDF has {got} page(s), expected {expected_pages}"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! Command-line definitions (clap). Flag names are mirrored by the HTTP API's
+//! form fields (without dashes), so keep them in step.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "folio", version, about = "Fast, self-hosted PDF processing")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every PDF-reading command accepts.
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// Password for encrypted PDFs.
+    #[arg(long, env = "FOLIO_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Print the report(s) as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Give up after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub timeout: u64,
+}
+
+/// Where results go: one file (`-o`) or a directory (`--out-dir`, for batches).
+#[derive(Debug, Args, Clone)]
+pub struct Dest {
+    /// Output file (single input).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Output directory (several inputs; names follow the inputs).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make PDFs smaller.
+    Compress {
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[command(flatten)]
+        dest: Dest,
+        /// lossless, balanced or strong.
+        #[arg(long, default_value = "balanced")]
+        level: String,
+        /// Aim for at most this many bytes (lossy levels).
+        #[arg(long, value_name = "BYTES")]
+        target_size: Option<u64>,
+        /// Quality floor as SSIM in 0..1 (lossy levels).
+        #[arg(long, value_name = "X")]
+        min_ssim: Option<f32>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Join PDFs in argument order.
+    Merge {
+        #[arg(required = true, num_args = 1..)]
+        inputs: Vec<PathBuf>,
+        #[arg(short, long, value_name = "FILE", required = true)]
+        output: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Put images (JPEG, PNG, TIFF) into a PDF, one page per image or frame.
+    ImagesToPdf {
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[arg(short, long, value_name = "FILE", required = true)]
+        output: PathBuf,
+        /// auto (the image's own size), a4 or letter.
+        #[arg(long, default_value = "auto")]
+        page_size: String,
+        /// Margin in points (1/72 in).
+        #[arg(long, default_value_t = 0.0)]
+        margin: f32,
+        /// Resolution to assume for auto page size.
+        #[arg(long)]
+        dpi: Option<f32>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Extract pages into one file (--pages), or cut into chunks (--every).
+    Split {
+        input: PathBuf,
+        /// Pages to extract, e.g. 1-3,7,10-
+        #[arg(long, conflicts_with = "every")]
+        pages: Option<String>,
+        /// Pages per chunk.
+        #[arg(long)]
+        every: Option<u32>,
+        #[command(flatten)]
+        dest: Dest,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Rotate pages clockwise by 90, 180 or 270 degrees.
+    Rotate {
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[arg(long)]
+        angle: u16,
+        /// Pages to rotate (default: all).
+        #[arg(long)]
+        pages: Option<String>,
+        #[command(flatten)]
+        dest: Dest,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Extract text; pages separated by form feeds. Prints to stdout without -o.
+    Text {
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[arg(long)]
+        pages: Option<String>,
+        #[command(flatten)]
+        dest: Dest,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Render one page to PNG.
+    Render {
+        input: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        page: u32,
+        #[arg(long, default_value_t = 72.0)]
+        dpi: f32,
+        #[arg(short, long, value_name = "FILE", required = true)]
+        output: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Show pages, version, encryption and what takes the bytes.
+    Info {
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+}
