@@ -1,0 +1,109 @@
+//! Shared helpers for the engine's integration tests: where the corpus is,
+//! and an independent validity check (`qpdf --check`).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `shared/corpus` found by walking up from this crate (works from the main
+/// checkout, a git worktree or CI's clone with `shared/` beside it), or
+/// `FOLIO_CORPUS` when set. Panics loudly when absent, unless
+/// `FOLIO_ALLOW_NO_CORPUS=1`, in which case tests print that they skip.
+pub fn corpus() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("FOLIO_CORPUS") {
+        return Some(PathBuf::from(p));
+    }
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in here.ancestors() {
+        let c = dir.join("shared").join("corpus");
+        if c.join("dev").is_dir() {
+            return Some(c);
+        }
+    }
+    if std::env::var("FOLIO_ALLOW_NO_CORPUS").as_deref() == Ok("1") {
+        eprintln!("SKIPPING: shared/corpus not found above {}", here.display());
+        return None;
+    }
+    panic!(
+        "shared/corpus not found above {} (set FOLIO_CORPUS, or FOLIO_ALLOW_NO_CORPUS=1 to skip)",
+        here.display()
+    );
+}
+
+/// One row of `dev/MANIFEST.tsv`.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub path: PathBuf,
+    pub kind: String,
+    pub category: String,
+    /// Page count as listed, when it is a number.
+    pub pages: Option<u64>,
+    pub notes: String,
+}
+
+/// Every entry of the dev manifest (PDFs and images).
+pub fn manifest() -> Vec<Entry> {
+    let Some(c) = corpus() else { return vec![] };
+    let text = std::fs::read_to_string(c.join("dev").join("MANIFEST.tsv")).expect("MANIFEST.tsv");
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            if f.len() < 10 {
+                return None;
+            }
+            Some(Entry {
+                path: c.join(f[1]),
+                kind: f[2].to_string(),
+                category: f[3].to_string(),
+                pages: f[7].parse().ok(),
+                notes: f[9].to_string(),
+            })
+        })
+        .collect()
+}
+
+pub fn dev_pdfs() -> Vec<Entry> {
+    manifest().into_iter().filter(|e| e.kind == "pdf").collect()
+}
+
+pub fn dev_images() -> Vec<Entry> {
+    manifest()
+        .into_iter()
+        .filter(|e| e.kind == "images")
+        .collect()
+}
+
+/// Run `qpdf --check` on `bytes`; Err with qpdf's output when it reports
+/// errors (exit 2). Warnings (exit 3) are accepted, as qpdf itself does.
+pub fn qpdf_check(bytes: &[u8]) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let f = dir.path().join("check.pdf");
+    std::fs::write(&f, bytes).map_err(|e| e.to_string())?;
+    let out = Command::new("qpdf")
+        .arg("--check")
+        .arg(&f)
+        .output()
+        .map_err(|e| format!("cannot run qpdf (install the qpdf package): {e}"))?;
+    match out.status.code() {
+        Some(0) | Some(3) => Ok(()),
+        _ => Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )),
+    }
+}
+
+/// Page count as qpdf sees it.
+pub fn qpdf_pages(bytes: &[u8]) -> Option<u32> {
+    let dir = tempfile::tempdir().ok()?;
+    let f = dir.path().join("p.pdf");
+    std::fs::write(&f, bytes).ok()?;
+    let out = Command::new("qpdf")
+        .arg("--show-npages")
+        .arg(&f)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
