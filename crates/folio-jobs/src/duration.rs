@@ -19,7 +19,9 @@ pub fn parse(s: &str) -> Result<Duration, String> {
             .find(|c: char| !c.is_ascii_digit())
             .ok_or_else(|| format!("duration '{s}' lacks a unit after the last number"))?;
         if digits == 0 {
-            return Err(format!("duration '{s}' should look like 1h, 30m, 90s or 250ms"));
+            return Err(format!(
+                "duration '{s}' should look like 1h, 30m, 90s or 250ms"
+            ));
         }
         let n: u64 = rest[..digits]
             .parse()

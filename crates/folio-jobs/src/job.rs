@@ -137,7 +137,10 @@ impl Job {
 
     /// Whether the result may still be downloaded at `now`.
     pub fn result_live(&self, now: Millis) -> bool {
-        self.state == JobState::Succeeded && !self.purged && self.expires_at > now && self.result.is_some()
+        self.state == JobState::Succeeded
+            && !self.purged
+            && self.expires_at > now
+            && self.result.is_some()
     }
 
     /// Storage keys owned by this job (inputs and result).

@@ -179,10 +179,14 @@ impl OpOptions {
                 .map(|(_, v)| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        fn num<T: std::str::FromStr>(name: &str, v: Option<String>) -> Result<Option<T>, OptionsError> {
+        fn num<T: std::str::FromStr>(
+            name: &str,
+            v: Option<String>,
+        ) -> Result<Option<T>, OptionsError> {
             v.map(|s| {
-                s.parse::<T>()
-                    .map_err(|_| OptionsError::Invalid(format!("option '{name}': '{s}' is not a valid number")))
+                s.parse::<T>().map_err(|_| {
+                    OptionsError::Invalid(format!("option '{name}': '{s}' is not a valid number"))
+                })
             })
             .transpose()
         }
@@ -203,8 +207,9 @@ impl OpOptions {
                 every: num("every", get("every"))?,
             },
             Operation::Rotate => OpOptions::Rotate {
-                angle: num("angle", get("angle"))?
-                    .ok_or_else(|| OptionsError::Invalid("option 'angle' is required (90, 180 or 270)".into()))?,
+                angle: num("angle", get("angle"))?.ok_or_else(|| {
+                    OptionsError::Invalid("option 'angle' is required (90, 180 or 270)".into())
+                })?,
                 pages: get("pages"),
             },
             Operation::Text => OpOptions::Text {
@@ -255,8 +260,8 @@ impl JobSpec {
 
     /// Parse a stored spec, refusing versions this build does not know.
     pub fn from_json(s: &str) -> Result<Self, OptionsError> {
-        let v: serde_json::Value =
-            serde_json::from_str(s).map_err(|e| OptionsError::Invalid(format!("bad job spec: {e}")))?;
+        let v: serde_json::Value = serde_json::from_str(s)
+            .map_err(|e| OptionsError::Invalid(format!("bad job spec: {e}")))?;
         let version = v.get("version").and_then(|x| x.as_u64()).unwrap_or(0);
         if version != u64::from(SPEC_VERSION) {
             return Err(OptionsError::UnsupportedVersion(version));
@@ -285,7 +290,9 @@ impl JobSpec {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum OptionsError {
-    #[error("unknown operation '{0}' (use compress, merge, images-to-pdf, split, rotate, text or render)")]
+    #[error(
+        "unknown operation '{0}' (use compress, merge, images-to-pdf, split, rotate, text or render)"
+    )]
     UnknownOperation(String),
     #[error("unknown option '{name}' for {operation} (accepted: {})", accepted(*operation))]
     UnknownOption { operation: Operation, name: String },
@@ -354,7 +361,9 @@ mod tests {
             OpOptions::from_fields(Operation::Merge, &f(&[("level", "1")])),
             Err(OptionsError::UnknownOption { .. })
         ));
-        assert!(OpOptions::from_fields(Operation::Text, &f(&[("pages", "1"), ("pages", "2")])).is_err());
+        assert!(
+            OpOptions::from_fields(Operation::Text, &f(&[("pages", "1"), ("pages", "2")])).is_err()
+        );
     }
 
     #[test]
