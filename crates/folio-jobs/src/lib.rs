@@ -17,6 +17,7 @@
 pub mod duration;
 pub mod event;
 pub mod job;
+pub mod names;
 pub mod retry;
 pub mod spec;
 pub mod state;

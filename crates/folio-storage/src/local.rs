@@ -32,7 +32,10 @@ fn hex(bytes: &[u8]) -> String {
 /// Keys are 32 lowercase hex digits: anything else is refused before it can
 /// reach the file system.
 fn valid_key(key: &str) -> bool {
-    key.len() == 32 && key.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    key.len() == 32
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl LocalStorage {
@@ -69,7 +72,12 @@ impl LocalStorage {
         Ok(dest)
     }
 
-    async fn write_stream(&self, mut body: ByteStream, max: Option<u64>, tmp: &Path) -> Result<(u64, String)> {
+    async fn write_stream(
+        &self,
+        mut body: ByteStream,
+        max: Option<u64>,
+        tmp: &Path,
+    ) -> Result<(u64, String)> {
         let mut file = tokio::fs::File::create(tmp).await?;
         let mut hasher = Sha256::new();
         let mut size = 0u64;
@@ -171,7 +179,9 @@ impl Storage for LocalStorage {
     async fn size(&self, key: &str) -> Result<u64> {
         match tokio::fs::metadata(self.path(key)?).await {
             Ok(m) => Ok(m.len()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StorageError::NotFound(key.to_string())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(StorageError::NotFound(key.to_string()))
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -27,15 +27,24 @@ async fn store() -> (tempfile::TempDir, LocalStorage) {
 #[tokio::test]
 async fn put_get_range_delete() {
     let (_d, s) = store().await;
-    let st = s.put(stream(vec![b"hello ", b"world"]), Some(100)).await.unwrap();
+    let st = s
+        .put(stream(vec![b"hello ", b"world"]), Some(100))
+        .await
+        .unwrap();
     assert_eq!(st.size, 11);
     assert_eq!(
         st.sha256,
         "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
     );
     assert_eq!(st.key.len(), 32);
-    assert_eq!(collect(s.get(&st.key, None).await.unwrap()).await, b"hello world");
-    assert_eq!(collect(s.get(&st.key, Some(6..11)).await.unwrap()).await, b"world");
+    assert_eq!(
+        collect(s.get(&st.key, None).await.unwrap()).await,
+        b"hello world"
+    );
+    assert_eq!(
+        collect(s.get(&st.key, Some(6..11)).await.unwrap()).await,
+        b"world"
+    );
     assert!(matches!(
         s.get(&st.key, Some(5..12)).await,
         Err(StorageError::RangeNotSatisfiable { size: 11 })
@@ -44,7 +53,10 @@ async fn put_get_range_delete() {
     assert!(s.local_path(&st.key).unwrap().is_file());
     s.delete(&st.key).await.unwrap();
     s.delete(&st.key).await.unwrap();
-    assert!(matches!(s.get(&st.key, None).await, Err(StorageError::NotFound(_))));
+    assert!(matches!(
+        s.get(&st.key, None).await,
+        Err(StorageError::NotFound(_))
+    ));
     s.check().await.unwrap();
 }
 
@@ -59,7 +71,10 @@ async fn limit_enforced_while_streaming_and_nothing_kept() {
         Err(std::io::Error::other("must not be reached")),
     ]);
     let r = s.put(Box::pin(chunks), Some(8)).await;
-    assert!(matches!(r, Err(StorageError::TooLarge { limit: 8 })), "{r:?}");
+    assert!(
+        matches!(r, Err(StorageError::TooLarge { limit: 8 })),
+        "{r:?}"
+    );
     let leftovers: Vec<_> = std::fs::read_dir(d.path().join("tmp")).unwrap().collect();
     assert!(leftovers.is_empty(), "partial upload removed");
     let blobs: Vec<_> = std::fs::read_dir(d.path().join("blobs")).unwrap().collect();
@@ -82,9 +97,20 @@ async fn body_error_keeps_nothing() {
 #[tokio::test]
 async fn keys_are_never_paths() {
     let (_d, s) = store().await;
-    for bad in ["../../etc/passwd", "", "ABCDEF0123456789ABCDEF0123456789", "x"] {
-        assert!(matches!(s.get(bad, None).await, Err(StorageError::InvalidKey)), "{bad}");
-        assert!(matches!(s.delete(bad).await, Err(StorageError::InvalidKey)), "{bad}");
+    for bad in [
+        "../../etc/passwd",
+        "",
+        "ABCDEF0123456789ABCDEF0123456789",
+        "x",
+    ] {
+        assert!(
+            matches!(s.get(bad, None).await, Err(StorageError::InvalidKey)),
+            "{bad}"
+        );
+        assert!(
+            matches!(s.delete(bad).await, Err(StorageError::InvalidKey)),
+            "{bad}"
+        );
         assert!(s.local_path(bad).is_none());
     }
 }
@@ -97,5 +123,8 @@ async fn put_file_moves_into_storage() {
     let st = s.put_file(&f).await.unwrap();
     assert_eq!(st.size, 13);
     assert!(!f.exists(), "moved, not copied");
-    assert_eq!(collect(s.get(&st.key, None).await.unwrap()).await, b"%PDF-1.7 fake");
+    assert_eq!(
+        collect(s.get(&st.key, None).await.unwrap()).await,
+        b"%PDF-1.7 fake"
+    );
 }
