@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs and starts what Folio's tests need, if it is missing:
+# Debian tools (qpdf, poppler-utils, img2pdf, nasm for mozjpeg's SIMD) and the
+# local PostgreSQL and Redis servers. Safe to run again; does nothing twice.
+set -euo pipefail
+
+need=()
+command -v qpdf >/dev/null || need+=(qpdf)
+command -v pdftoppm >/dev/null || need+=(poppler-utils)
+command -v img2pdf >/dev/null || need+=(img2pdf)
+command -v nasm >/dev/null || need+=(nasm)
+command -v cc >/dev/null || need+=(build-essential)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "test-setup: installing ${need[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# PostgreSQL and Redis on 127.0.0.1 (used by the scale-out tests).
+if command -v pg_isready >/dev/null && ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+    echo "test-setup: starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  fi
+fi
+if command -v redis-server >/dev/null && ! (command -v redis-cli >/dev/null && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1); then
+  echo "test-setup: starting Redis"
+  mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
+fi
+echo "test-setup: ready"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The one command that runs Folio's tests. It sets up what they need first
+# (scripts/test-setup.sh), then: formatting, clippy, every crate's tests, and
+# the robustness run of every operation over ../shared/corpus/pdfjs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Reuse a build cache outside the clone when there is one.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/folio-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+scripts/test-setup.sh
+
+corpus="../shared/corpus"
+if [ ! -d "$corpus/dev" ]; then
+  echo "!!! ../shared/corpus is absent: corpus tests will SKIP (FOLIO_ALLOW_NO_CORPUS=1)" >&2
+  export FOLIO_ALLOW_NO_CORPUS=1
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked
+if [ -d "$corpus/pdfjs" ]; then
+  echo "== robustness: every operation on every file of $corpus/pdfjs"
+  cargo run -q --locked -p folio-engine --example corpus_check -- "$corpus/pdfjs" --jobs 2 --timeout 180
+else
+  echo "!!! $corpus/pdfjs is absent: robustness run SKIPPED" >&2
+fi
