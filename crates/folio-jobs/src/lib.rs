@@ -21,6 +21,7 @@ pub mod names;
 pub mod retry;
 pub mod spec;
 pub mod state;
+pub mod time;
 
 pub use event::{JobEvent, JobEventKind};
 pub use job::{InputRef, Job, JobError, JobId, Millis, NewJob, ResultRef, codes, now_ms};

@@ -20,8 +20,11 @@ use futures_util::Stream;
 
 pub use local::LocalStorage;
 
-/// A stream of chunks, as uploads arrive and downloads leave.
-pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+/// A stream of chunks, as uploads arrive (possibly borrowing the request).
+pub type BodyStream<'a> = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + 'a>>;
+
+/// A stream of chunks owning its source, as downloads leave.
+pub type ByteStream = BodyStream<'static>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -58,7 +61,7 @@ pub struct Stored {
 pub trait Storage: Send + Sync {
     /// Store a stream under a new key. Stops and keeps nothing as soon as more
     /// than `max_bytes` arrived, or the stream yields an error.
-    async fn put(&self, body: ByteStream, max_bytes: Option<u64>) -> Result<Stored>;
+    async fn put<'a>(&self, body: BodyStream<'a>, max_bytes: Option<u64>) -> Result<Stored>;
 
     /// Store a local file (a worker's output) under a new key. The file may be
     /// moved rather than copied.

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
-use crate::{ByteStream, Result, Storage, StorageError, Stored};
+use crate::{BodyStream, ByteStream, Result, Storage, StorageError, Stored};
 
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -74,7 +74,7 @@ impl LocalStorage {
 
     async fn write_stream(
         &self,
-        mut body: ByteStream,
+        mut body: BodyStream<'_>,
         max: Option<u64>,
         tmp: &Path,
     ) -> Result<(u64, String)> {
@@ -100,7 +100,7 @@ impl LocalStorage {
 
 #[async_trait]
 impl Storage for LocalStorage {
-    async fn put(&self, body: ByteStream, max_bytes: Option<u64>) -> Result<Stored> {
+    async fn put<'a>(&self, body: BodyStream<'a>, max_bytes: Option<u64>) -> Result<Stored> {
         let tmp = self.tmp_path();
         match self.write_stream(body, max_bytes, &tmp).await {
             Ok((size, sha256)) => {

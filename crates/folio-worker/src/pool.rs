@@ -80,9 +80,10 @@ struct Shared {
 }
 
 /// A running pool. Dropping it does not stop the slots; call [`Pool::shutdown`].
+/// After shutdown, [`Pool::healthy`] is false.
 pub struct Pool {
     shared: Arc<Shared>,
-    tasks: Vec<JoinHandle<()>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
     reaper: JoinHandle<()>,
 }
 
@@ -104,13 +105,13 @@ impl Pool {
             active: AtomicUsize::new(0),
             running: Mutex::new(HashMap::new()),
         });
-        let tasks = (0..shared.cfg.workers)
+        let tasks: Vec<JoinHandle<()>> = (0..shared.cfg.workers)
             .map(|slot| tokio::spawn(slot_loop(shared.clone(), slot)))
             .collect();
         let reaper = tokio::spawn(reaper_loop(shared.clone()));
         Pool {
             shared,
-            tasks,
+            tasks: Mutex::new(tasks),
             reaper,
         }
     }
@@ -131,7 +132,12 @@ impl Pool {
 
     /// Every slot task is alive (none panicked or exited).
     pub fn healthy(&self) -> bool {
-        self.tasks.iter().all(|t| !t.is_finished()) && !self.reaper.is_finished()
+        let slots_ok = self
+            .tasks
+            .lock()
+            .map(|t| t.iter().all(|t| !t.is_finished()))
+            .unwrap_or(false);
+        slots_ok && !self.reaper.is_finished() && !*self.shared.stopping.borrow()
     }
 
     /// Ask a job running in this process to stop now (its store row already
@@ -150,10 +156,15 @@ impl Pool {
 
     /// Graceful shutdown: stop claiming, let running jobs finish for up to
     /// `grace`, then kill the rest and give them back to the queue.
-    pub async fn shutdown(self, grace: Duration) {
+    pub async fn shutdown(&self, grace: Duration) {
         let _ = self.shared.stopping.send(true);
         self.shared.wake.notify_waiters();
-        let all = futures_util::future::join_all(self.tasks);
+        let tasks = self
+            .tasks
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
+        let all = futures_util::future::join_all(tasks);
         tokio::pin!(all);
         if tokio::time::timeout(grace, &mut all).await.is_err() {
             tracing::info!(
@@ -412,6 +423,11 @@ async fn run_job(shared: &Arc<Shared>, job: Job) {
                         )
                         .await;
                     match &r {
+                        Ok(done) if done.purged => {
+                            // Deleted by the client while finishing: drop the result.
+                            let _ = shared.storage.delete(&key).await;
+                            record("cancelled");
+                        }
                         Ok(_) => {
                             record("succeeded");
                             metrics::counter!("folio_bytes_in_total", "operation" => op)
