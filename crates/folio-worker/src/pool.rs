@@ -506,10 +506,10 @@ async fn fail(
     });
     if retry_at.is_some() {
         record("retried");
-        tracing::warn!(code = %error.code, message = %error.message, "job failed; will retry");
+        tracing::warn!(code = %error.code, error = %error.message, "job failed; will retry");
     } else {
         record("failed");
-        tracing::warn!(code = %error.code, message = %error.message, "job failed");
+        tracing::warn!(code = %error.code, error = %error.message, "job failed");
     }
     shared
         .store

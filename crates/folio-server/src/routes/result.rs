@@ -159,7 +159,7 @@ pub async fn result(
                 job_url(&id)
             ),
         )
-        .with("status", job.state.as_str())
+        .with("job_status", job.state.as_str())
         .header(header::RETRY_AFTER, "1")),
         JobState::Failed => {
             let e = job.error.clone();
