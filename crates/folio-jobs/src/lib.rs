@@ -7,12 +7,12 @@
 //! compile and trivial to test.
 //!
 //! Module map:
-//! - [`spec`]: what to run (operation, versioned options, input references)
-//! - [`state`]: the job life cycle and its allowed transitions
-//! - [`retry`]: which failures are retried and after how long
-//! - [`job`]: the job record as stored, errors and result references
-//! - [`event`]: progress/state events streamed to clients
-//! - [`duration`]: human durations such as `1h`, `30s`, `1h30m`
+//! - [`spec`] — what to run (operation, versioned options, input references)
+//! - [`state`] — the job life cycle and its allowed transitions
+//! - [`retry`] — which failures are retried and after how long
+//! - [`job`] — the job record as stored, errors and result references
+//! - [`event`] — progress/state events streamed to clients
+//! - [`duration`] — human durations such as `1h`, `30s`, `1h30m`
 
 pub mod duration;
 pub mod event;

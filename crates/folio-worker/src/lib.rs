@@ -10,13 +10,13 @@
 //! becomes a job outcome with a stable code; the server keeps serving.
 //!
 //! Module map:
-//! - [`pool`]: worker slots, lease renewal, retries, graceful shutdown, reaper
-//! - [`runner`]: spawning and supervising one child process
-//! - [`child`]: the child's side (`child_main`) and option → engine mapping
-//! - [`protocol`]: the JSON-lines protocol between the two
-//! - [`events`]: in-process fan-out of progress/state events (for SSE)
-//! - [`cleanup`]: retention (expired files and rows)
-//! - [`zip`]: a minimal stored-ZIP writer for multi-file results
+//! - [`pool`] — worker slots, lease renewal, retries, graceful shutdown, reaper
+//! - [`runner`] — spawning and supervising one child process
+//! - [`child`] — the child's side (`child_main`) and option → engine mapping
+//! - [`protocol`] — the JSON-lines protocol between the two
+//! - [`events`] — in-process fan-out of progress/state events (for SSE)
+//! - [`cleanup`] — retention (expired files and rows)
+//! - [`zip`] — a minimal stored-ZIP writer for multi-file results
 
 pub mod child;
 pub mod cleanup;
