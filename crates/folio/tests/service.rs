@@ -606,6 +606,23 @@ fn docs_openapi_metrics_health() {
     ] {
         assert!(doc["paths"][p].is_object(), "{p} undocumented");
     }
+    // Every documented route exists (none falls through to the 404/405 fallbacks).
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, ops) in paths {
+        for method in ops.as_object().unwrap().keys() {
+            let concrete = path
+                .replace("{operation}", "rotate")
+                .replace("{id}", "00000000-0000-0000-0000-000000000000");
+            let r = request(&s.addr, &method.to_uppercase(), &concrete, &[], None);
+            assert_ne!(r.status, 405, "{method} {path}");
+            if r.status == 404 {
+                assert!(
+                    !r.text().contains("no route"),
+                    "{method} {path} is not routed"
+                );
+            }
+        }
+    }
     let docs = s.get("/docs");
     assert_eq!(docs.status, 200);
     assert!(docs.text().contains("/openapi.json"));
