@@ -61,7 +61,8 @@ pub fn merge(inputs: &[Input<'_>], opts: &MergeOptions, ctx: &Ctx) -> Result<Out
         ctx.check()?;
         let opened = document::open(input.bytes, opts.password.as_deref(), ctx)
             .map_err(|e| e.in_input(idx, input.name))?;
-        total_pages += u64::from(opened.page_count);
+        let page_ids = page_list(&opened.doc, ctx).map_err(|e| e.in_input(idx, input.name))?;
+        total_pages += page_ids.len() as u64;
         Limits::ensure(
             LimitKind::Pages,
             u64::from(ctx.limits.max_pages),
@@ -71,7 +72,7 @@ pub fn merge(inputs: &[Input<'_>], opts: &MergeOptions, ctx: &Ctx) -> Result<Out
         if opened.was_encrypted {
             m.decrypted += 1;
         }
-        m.add(idx, input.name, opened.doc)
+        m.add(idx, input.name, opened.doc, &page_ids)
             .map_err(|e| e.in_input(idx, input.name))?;
         ctx.progress(0.7 * (idx as f32 + 1.0) / n);
     }
@@ -95,6 +96,74 @@ pub fn merge(inputs: &[Input<'_>], opts: &MergeOptions, ctx: &Ctx) -> Result<Out
 }
 
 type Objects = BTreeMap<ObjectId, Object>;
+
+/// The document's pages in order. Like lopdf's page iterator (which
+/// `document::open` counts with), an unreadable kid counts as a (blank) page,
+/// as viewers show it; unlike it, a page-tree node met a second time (a loop)
+/// is skipped instead of yielding its pages again. A page object listed twice
+/// stays twice.
+fn page_list(doc: &Document, ctx: &Ctx) -> Result<Vec<ObjectId>> {
+    let root = doc
+        .catalog()
+        .ok()
+        .and_then(|c| key_ref(c, b"Pages"))
+        .ok_or_else(|| Error::InvalidPdf("the catalog has no page tree".into()))?;
+    let mut out = Vec::new();
+    let mut seen_nodes = HashSet::from([root]);
+    let mut budget = doc.objects.len().saturating_add(16);
+    // Each stack entry: the kids left to visit at one tree level.
+    let kids_of = |id: ObjectId| -> &[Object] {
+        doc.objects
+            .get(&id)
+            .and_then(|o| match o {
+                Object::Dictionary(d) => key_array(&doc.objects, d, b"Kids"),
+                _ => None,
+            })
+            .unwrap_or(&[])
+    };
+    let mut stack: Vec<&[Object]> = vec![kids_of(root)];
+    while let Some(level) = stack.last_mut() {
+        let Some((kid, rest)) = level.split_first() else {
+            stack.pop();
+            continue;
+        };
+        *level = rest;
+        budget = budget.saturating_sub(1);
+        if budget == 0 {
+            break;
+        }
+        let Object::Reference(id) = kid else { continue };
+        let node = match doc.objects.get(id) {
+            Some(Object::Dictionary(d)) => match d.get(b"Type") {
+                Ok(Object::Name(t)) => t == b"Pages",
+                // Untyped: a node if it has kids, else a page.
+                _ => d.has(b"Kids") && !d.has(b"Contents"),
+            },
+            _ => false,
+        };
+        if node {
+            if seen_nodes.insert(*id) && stack.len() < ctx.limits.max_depth as usize {
+                stack.push(kids_of(*id));
+            }
+            continue;
+        }
+        if matches!(doc.objects.get(id), Some(Object::Dictionary(d)) if !d.has_type(b"Page") && d.has(b"Type"))
+        {
+            // Some other typed object in /Kids: lopdf skips it too.
+            continue;
+        }
+        out.push(*id);
+        if out.len() % 1024 == 0 {
+            ctx.check()?;
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::InvalidPdf(
+            "the document has no readable pages".into(),
+        ));
+    }
+    Ok(out)
+}
 
 static NULL: Object = Object::Null;
 
@@ -250,12 +319,10 @@ fn prepend_text(raw: &[u8], prefix: &str) -> Vec<u8> {
 }
 
 fn decode_text(o: &Object) -> Option<String> {
-    lopdf::decode_text_string(o)
-        .ok()
-        .or_else(|| match o {
-            Object::String(s, _) => Some(String::from_utf8_lossy(s).into_owned()),
-            _ => None,
-        })
+    lopdf::decode_text_string(o).ok().or_else(|| match o {
+        Object::String(s, _) => Some(String::from_utf8_lossy(s).into_owned()),
+        _ => None,
+    })
 }
 
 /// Parse a PDF version such as `1.7` for comparison.
@@ -305,7 +372,12 @@ impl DestRenames {
 /// Rewrite the destination of a GoTo action held directly in `a`, and follow
 /// its `/Next` chain: direct actions are rewritten here, referenced ones are
 /// returned for the caller.
-fn rewrite_action(a: &mut Dictionary, r: &DestRenames, depth: usize, later: &mut Vec<ObjectId>) -> usize {
+fn rewrite_action(
+    a: &mut Dictionary,
+    r: &DestRenames,
+    depth: usize,
+    later: &mut Vec<ObjectId>,
+) -> usize {
     let mut n = 0;
     if matches!(a.get(b"S"), Ok(Object::Name(s)) if s == b"GoTo")
         && let Ok(d) = a.get_mut(b"D")
@@ -350,7 +422,12 @@ fn rewrite_dests_in(d: &mut Dictionary, r: &DestRenames, later: &mut Vec<ObjectI
 
 /// Insert `key` into a merged name tree, prefixing it with the input number
 /// when it is taken. Returns the key used.
-fn insert_unique(tree: &mut BTreeMap<Vec<u8>, Object>, key: Vec<u8>, value: Object, idx: usize) -> Vec<u8> {
+fn insert_unique(
+    tree: &mut BTreeMap<Vec<u8>, Object>,
+    key: Vec<u8>,
+    value: Object,
+    idx: usize,
+) -> Vec<u8> {
     if !tree.contains_key(&key) {
         tree.insert(key.clone(), value);
         return key;
@@ -421,6 +498,7 @@ struct Merger<'c> {
     xfa_dropped: usize,
     struct_dropped: usize,
     signed: usize,
+    xmp_dropped: bool,
     blank_pages: usize,
     renamed_dests: usize,
     renamed_fields: usize,
@@ -453,6 +531,7 @@ impl<'c> Merger<'c> {
             xfa_dropped: 0,
             struct_dropped: 0,
             signed: 0,
+            xmp_dropped: false,
             blank_pages: 0,
             renamed_dests: 0,
             renamed_fields: 0,
@@ -477,8 +556,7 @@ impl<'c> Merger<'c> {
     }
 
     /// Move one input in.
-    fn add(&mut self, idx: usize, name: &str, doc: Document) -> Result<()> {
-        let page_ids: Vec<ObjectId> = doc.page_iter().collect();
+    fn add(&mut self, idx: usize, name: &str, doc: Document, page_ids: &[ObjectId]) -> Result<()> {
         let (trailer, map) = self.absorb(doc)?;
         let catalog = trailer
             .get(b"Root")
@@ -493,7 +571,7 @@ impl<'c> Merger<'c> {
             self.version = cv;
         }
 
-        let pages = self.take_pages(&page_ids, &map)?;
+        let pages = self.take_pages(page_ids, &map)?;
         let first_page = *pages
             .first()
             .ok_or_else(|| Error::InvalidPdf("the document has no readable pages".into()))?;
@@ -526,6 +604,13 @@ impl<'c> Merger<'c> {
                 b"Extensions",
             ] {
                 if let Ok(v) = catalog.get(k) {
+                    if k == b"Metadata" && claims_conformance(&self.objects, v, self.ctx) {
+                        // The merged file no longer meets it (tags dropped,
+                        // other inputs, /Info and XMP out of sync): a false
+                        // PDF/A or PDF/UA claim is worse than none.
+                        self.xmp_dropped = true;
+                        continue;
+                    }
                     self.catalog_extras.push((k.to_vec(), v.clone()));
                 }
             }
@@ -846,7 +931,8 @@ impl<'c> Merger<'c> {
         r: &DestRenames,
     ) -> Result<ObjectId> {
         let item = self.fresh_id()?;
-        let first = key_dict(&self.objects, catalog, b"Outlines").and_then(|o| key_ref(o, b"First"));
+        let first =
+            key_dict(&self.objects, catalog, b"Outlines").and_then(|o| key_ref(o, b"First"));
         let mut visited = HashSet::new();
         // The old outline root must not turn up as an item (a /First loop).
         if let Some(root) = key_ref(catalog, b"Outlines") {
@@ -999,7 +1085,12 @@ impl<'c> Merger<'c> {
         }
         let own: HashSet<String> = roots
             .iter()
-            .filter_map(|id| dict_of(&self.objects, *id)?.get(b"T").ok().and_then(decode_text))
+            .filter_map(|id| {
+                dict_of(&self.objects, *id)?
+                    .get(b"T")
+                    .ok()
+                    .and_then(decode_text)
+            })
             .collect();
         let mut taken: HashSet<String> = HashSet::new();
         for id in roots {
@@ -1017,7 +1108,8 @@ impl<'c> Merger<'c> {
                 let (new, suffix) = loop {
                     let suffix = format!("_{k}");
                     let cand = format!("{name}{suffix}");
-                    if !form.names.contains(&cand) && !own.contains(&cand) && !taken.contains(&cand) {
+                    if !form.names.contains(&cand) && !own.contains(&cand) && !taken.contains(&cand)
+                    {
                         break (cand, suffix);
                     }
                     k += 1;
@@ -1096,7 +1188,10 @@ impl<'c> Merger<'c> {
                 }
             }
         }
-        if matches!(key(&self.objects, &af, b"NeedAppearances"), Object::Boolean(true)) {
+        if matches!(
+            key(&self.objects, &af, b"NeedAppearances"),
+            Object::Boolean(true)
+        ) {
             form.need_appearances = true;
         }
         form.sig_flags |= sig_flags & 3;
@@ -1150,7 +1245,7 @@ impl<'c> Merger<'c> {
 
     fn collect_labels(&mut self, catalog: &Dictionary, pages: usize) {
         let mut entries = Vec::new();
-        if let Some(root) = catalog.get(b"PageLabels").ok() {
+        if let Ok(root) = catalog.get(b"PageLabels") {
             let mut stack = vec![(root, 0u32)];
             let mut seen = HashSet::new();
             while let Some((node, depth)) = stack.pop() {
@@ -1195,7 +1290,8 @@ impl<'c> Merger<'c> {
         pages.set("Type", Object::Name(b"Pages".to_vec()));
         pages.set("Count", Object::Integer(page_count));
         pages.set("Kids", Object::Array(std::mem::take(&mut self.kids)));
-        self.objects.insert(self.pages_id, Object::Dictionary(pages));
+        self.objects
+            .insert(self.pages_id, Object::Dictionary(pages));
 
         let mut catalog = Dictionary::new();
         catalog.set("Type", Object::Name(b"Catalog".to_vec()));
@@ -1313,6 +1409,9 @@ impl<'c> Merger<'c> {
             .insert(self.catalog_id, Object::Dictionary(catalog));
 
         let mut info = self.info.take().unwrap_or_default();
+        // Not checked against PDF/X any more (see the XMP note).
+        info.remove(b"GTS_PDFXVersion");
+        info.remove(b"GTS_PDFXConformance");
         info.set("Producer", Object::string_literal("Folio"));
         let info_id = self.add_object(Object::Dictionary(info))?;
 
@@ -1330,7 +1429,12 @@ impl<'c> Merger<'c> {
         ctx.check()?;
         let deduped = dedupe_objects(&mut doc, ctx)?;
         // A file identifier from the inputs: stable for equal inputs.
-        let id = self.id_hash.finalize_reset().get(..16).map(<[u8]>::to_vec).unwrap_or_default();
+        let id = self
+            .id_hash
+            .finalize_reset()
+            .get(..16)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default();
         doc.trailer.set(
             "ID",
             Object::Array(vec![
@@ -1365,6 +1469,12 @@ impl<'c> Merger<'c> {
                 self.signed
             ));
         }
+        if self.xmp_dropped {
+            report.notes.push(
+                "dropped the first input's XMP metadata: it claims a PDF/A, PDF/UA or PDF/X conformance the merged file does not keep"
+                    .into(),
+            );
+        }
         if self.blank_pages > 0 {
             report.notes.push(format!(
                 "{} unreadable page(s) replaced by blank pages",
@@ -1396,6 +1506,29 @@ impl<'c> Merger<'c> {
         }
         Ok(doc)
     }
+}
+
+/// Whether an XMP metadata stream claims PDF/A, PDF/UA or PDF/X conformance.
+fn claims_conformance(objs: &Objects, o: &Object, ctx: &Ctx) -> bool {
+    const MARKS: [&[u8]; 4] = [b"pdfaid:", b"pdfuaid:", b"pdfxid:", b"GTS_PDFX"];
+    let Object::Stream(s) = deref(objs, o) else {
+        return false;
+    };
+    let decoded;
+    let data: &[u8] = if s.dict.has(b"Filter") {
+        // XMP packets are small; a huge one is not worth decoding here.
+        let max = usize::try_from(ctx.limits.max_stream_bytes.min(16 << 20)).unwrap_or(16 << 20);
+        match s.decompressed_content_with_limit(max) {
+            Ok(d) => {
+                decoded = d;
+                &decoded
+            }
+            Err(_) => return false,
+        }
+    } else {
+        &s.content
+    };
+    MARKS.iter().any(|m| data.windows(m.len()).any(|w| w == *m))
 }
 
 /// The version a catalog's `/Version` claims (it overrides the header's when later).

@@ -57,7 +57,10 @@ fn title(doc: &Document, d: &Dictionary) -> String {
 }
 
 /// (id, dict) of the outline items in the list starting at `first`.
-fn outline_list<'a>(doc: &'a Document, first: Option<&'a Object>) -> Vec<(ObjectId, &'a Dictionary)> {
+fn outline_list<'a>(
+    doc: &'a Document,
+    first: Option<&'a Object>,
+) -> Vec<(ObjectId, &'a Dictionary)> {
     let mut out = vec![];
     let mut cur = first.and_then(|o| o.as_reference().ok());
     let mut seen = HashSet::new();
@@ -258,7 +261,10 @@ fn outline_has_one_item_per_input_holding_its_outline() {
     for (i, name) in names.iter().enumerate() {
         assert_eq!(got[i].0, *name);
         let original = all_titles(&load(&bytes(name)));
-        assert_eq!(got[i].1, original, "{name}: original outline under its item");
+        assert_eq!(
+            got[i].1, original,
+            "{name}: original outline under its item"
+        );
         if name.contains("beamer") || name.contains("freeculture") {
             assert!(!original.is_empty(), "{name} has an outline");
         }
@@ -291,7 +297,10 @@ fn outline_destinations_point_into_their_input() {
     let n = page_counts(&names[..1])[0];
     let tree: HashMap<Vec<u8>, Object> = name_tree_dests(&doc).into_iter().collect();
     let root = dict(&doc, doc.catalog().unwrap().get(b"Outlines").unwrap()).unwrap();
-    for (i, (_, item)) in outline_list(&doc, root.get(b"First").ok()).into_iter().enumerate() {
+    for (i, (_, item)) in outline_list(&doc, root.get(b"First").ok())
+        .into_iter()
+        .enumerate()
+    {
         let mut stack = outline_list(&doc, item.get(b"First").ok());
         assert!(!stack.is_empty());
         while let Some((_, d)) = stack.pop() {
@@ -329,7 +338,10 @@ fn named_destinations_are_merged_and_resolve() {
     let doc = load(pdf(&out));
     let pages = page_index(&doc);
     let dests = name_tree_dests(&doc);
-    let expected: usize = names.iter().map(|n| input_dest_count(&load(&bytes(n)))).sum();
+    let expected: usize = names
+        .iter()
+        .map(|n| input_dest_count(&load(&bytes(n))))
+        .sum();
     assert!(expected > 50);
     assert_eq!(dests.len(), expected, "every named destination kept");
     let keys: HashSet<&Vec<u8>> = dests.iter().map(|(k, _)| k).collect();
@@ -338,7 +350,11 @@ fn named_destinations_are_merged_and_resolve() {
     assert!(sorted, "name tree keys sorted");
     for (k, v) in &dests {
         let p = dest_page(&doc, v).unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(k)));
-        assert!(pages.contains_key(&p), "{} points to a page", String::from_utf8_lossy(k));
+        assert!(
+            pages.contains_key(&p),
+            "{} points to a page",
+            String::from_utf8_lossy(k)
+        );
     }
     // The old-style /Dests dictionary of the Google Docs file is folded in.
     assert!(keys.contains(&b"h.k8kqc8625erp".to_vec()));
@@ -353,7 +369,9 @@ fn link_targets(doc: &Document) -> Vec<(usize, usize)> {
     let mut out = vec![];
     for (i, pid) in doc.page_iter().enumerate() {
         let page = doc.get_dictionary(pid).unwrap();
-        let Ok(annots) = page.get(b"Annots") else { continue };
+        let Ok(annots) = page.get(b"Annots") else {
+            continue;
+        };
         for a in deref(doc, annots).as_array().unwrap() {
             let a = dict(doc, a).unwrap();
             if a.get(b"Subtype").ok().and_then(|s| s.as_name().ok()) != Some(b"Link") {
@@ -443,7 +461,10 @@ fn field_names(doc: &Document) -> Vec<String> {
 #[test]
 fn form_fields_are_all_kept_with_unique_names() {
     for names in [
-        &["pysample__libreoffice-form.pdf", "pysample__libreoffice-form.pdf"][..],
+        &[
+            "pysample__libreoffice-form.pdf",
+            "pysample__libreoffice-form.pdf",
+        ][..],
         &[
             "pysample__pdflatex-forms.pdf",
             "pysample__libreoffice-form.pdf",
@@ -476,13 +497,20 @@ fn form_fields_are_all_kept_with_unique_names() {
 
 #[test]
 fn xfa_is_dropped_and_noted_need_appearances_kept() {
-    let names = ["pdfjs__xfa_filled_imm1344e.pdf", "pysample__libreoffice-form.pdf"];
+    let names = [
+        "pdfjs__xfa_filled_imm1344e.pdf",
+        "pysample__libreoffice-form.pdf",
+    ];
     let out = run(&names);
     check_valid(&out, &names);
     let doc = load(pdf(&out));
     let af = dict(&doc, doc.catalog().unwrap().get(b"AcroForm").unwrap()).unwrap();
     assert!(!af.has(b"XFA"));
-    assert!(out.report.notes.iter().any(|n| n.contains("XFA")), "{:?}", out.report.notes);
+    assert!(
+        out.report.notes.iter().any(|n| n.contains("XFA")),
+        "{:?}",
+        out.report.notes
+    );
     assert!(out.report.notes.iter().any(|n| n.contains("structure")));
     assert!(!doc.catalog().unwrap().has(b"StructTreeRoot"));
     let input = load(&bytes(names[1]));
@@ -491,7 +519,10 @@ fn xfa_is_dropped_and_noted_need_appearances_kept() {
         assert_eq!(af.get(b"NeedAppearances").unwrap(), &Object::Boolean(true));
     }
     let fields = field_names(&doc).len();
-    let expected: usize = names.iter().map(|n| field_names(&load(&bytes(n))).len()).sum();
+    let expected: usize = names
+        .iter()
+        .map(|n| field_names(&load(&bytes(n))).len())
+        .sum();
     assert_eq!(fields, expected);
 }
 
@@ -579,57 +610,109 @@ fn page_text_comes_in_argument_order() {
 
 #[test]
 fn page_labels_are_offset() {
-    let names = ["pdfjs__tracemonkey.pdf", "deb__beamerexample-conference-talk.pdf"];
+    let names = [
+        "pdfjs__tracemonkey.pdf",
+        "deb__beamerexample-conference-talk.pdf",
+    ];
     let out = run(&names);
     let doc = load(pdf(&out));
     let pl = dict(&doc, doc.catalog().unwrap().get(b"PageLabels").unwrap()).unwrap();
     let nums = deref(&doc, pl.get(b"Nums").unwrap()).as_array().unwrap();
     let keys: Vec<i64> = nums.chunks(2).map(|p| p[0].as_i64().unwrap()).collect();
     assert_eq!(keys[0], 0, "the unlabelled first input is numbered");
-    assert!(keys.contains(&14), "the second input's labels start at its first page");
+    assert!(
+        keys.contains(&14),
+        "the second input's labels start at its first page"
+    );
     assert!(keys.windows(2).all(|w| w[0] < w[1]));
+}
+
+fn render_page(b: &[u8], page: usize) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("r.pdf");
+    std::fs::write(&f, b).unwrap();
+    let out = std::process::Command::new("pdftoppm")
+        .args(["-r", "30", "-f", &page.to_string(), "-l", &page.to_string()])
+        .arg(&f)
+        .output()
+        .expect("pdftoppm (poppler-utils) installed");
+    assert!(!out.stdout.is_empty());
+    out.stdout
 }
 
 #[test]
 fn inherited_page_attributes_are_copied() {
-    // freeculture keeps Resources/MediaBox on intermediate page-tree nodes
-    // (checked below); each merged page must carry them itself.
-    let names = ["pdfjs__freeculture.pdf", SMALL];
-    let input = load(&bytes(names[0]));
-    let inherited = input.page_iter().any(|p| {
+    // This calibre book keeps Resources/MediaBox on page-tree nodes.
+    let names = [SMALL, "pdfcpu__BuildingWebappsWithGo.pdf"];
+    let input_bytes = bytes(names[1]);
+    let input = load(&input_bytes);
+    let inherits = input.page_iter().any(|p| {
         let d = input.get_dictionary(p).unwrap();
         !d.has(b"MediaBox") || !d.has(b"Resources")
     });
+    assert!(inherits, "the test file inherits page attributes");
     let out = run(&names);
     let doc = load(pdf(&out));
-    let root = doc.catalog().unwrap().get(b"Pages").unwrap().as_reference().unwrap();
+    let root = doc
+        .catalog()
+        .unwrap()
+        .get(b"Pages")
+        .unwrap()
+        .as_reference()
+        .unwrap();
     for p in doc.page_iter() {
         let d = doc.get_dictionary(p).unwrap();
         assert!(d.has(b"MediaBox") && d.has(b"Resources"), "{p:?}");
         assert_eq!(d.get(b"Parent").unwrap().as_reference().unwrap(), root);
     }
-    eprintln!("freeculture inherits attributes: {inherited}");
-    // Rendered text identical page by page is checked elsewhere; here check
-    // the boxes are equal to the input's effective boxes.
     let ipages: Vec<ObjectId> = input.page_iter().collect();
-    let opages: Vec<ObjectId> = doc.page_iter().collect();
-    for (i, o) in ipages.iter().zip(&opages) {
-        let mb = |doc: &Document, mut id: ObjectId| -> Vec<f32> {
-            loop {
-                let d = doc.get_dictionary(id).unwrap();
-                if let Ok(m) = d.get(b"MediaBox") {
-                    return deref(doc, m)
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|x| x.as_float().unwrap())
-                        .collect();
-                }
-                id = d.get(b"Parent").unwrap().as_reference().unwrap();
+    let opages: Vec<ObjectId> = doc.page_iter().skip(1).collect();
+    let mb = |doc: &Document, mut id: ObjectId| -> Vec<f32> {
+        loop {
+            let d = doc.get_dictionary(id).unwrap();
+            if let Ok(m) = d.get(b"MediaBox") {
+                return deref(doc, m)
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_float().unwrap())
+                    .collect();
             }
-        };
+            id = d.get(b"Parent").unwrap().as_reference().unwrap();
+        }
+    };
+    for (i, o) in ipages.iter().zip(&opages) {
         assert_eq!(mb(&input, *i), mb(&doc, *o));
     }
+    // Same pixels: resources resolved as before.
+    for page in [1, 5] {
+        assert!(
+            render_page(&input_bytes, page) == render_page(pdf(&out), page + 1),
+            "page {page} renders the same"
+        );
+    }
+}
+
+#[test]
+fn first_inputs_metadata_is_kept_unless_it_claims_conformance() {
+    // tika's GDPR file claims PDF/A-1a in XMP: the merged file cannot keep it.
+    let names = ["tika__gdpr-regulation.pdf", SMALL];
+    let out = run(&names);
+    let doc = load(pdf(&out));
+    assert!(!doc.catalog().unwrap().has(b"Metadata"));
+    assert!(
+        out.report.notes.iter().any(|n| n.contains("PDF/A")),
+        "{:?}",
+        out.report.notes
+    );
+    // The PDF 2.0 sample's XMP claims nothing: kept.
+    let names = [SMALL, "tika__gdpr-regulation.pdf"];
+    let out = run(&names);
+    let doc = load(pdf(&out));
+    let m = doc.catalog().unwrap().get(b"Metadata").unwrap();
+    let m = deref(&doc, m).as_stream().unwrap();
+    assert!(m.dict.has_type(b"Metadata"));
+    assert!(!out.report.notes.iter().any(|n| n.contains("PDF/A")));
 }
 
 #[test]
@@ -645,11 +728,17 @@ fn one_input_is_rewritten_with_its_item() {
 
 #[test]
 fn encrypted_inputs() {
-    let names = ["pdfjs__tracemonkey.pdf", "pysample__libreoffice-writer-password.pdf"];
+    let names = [
+        "pdfjs__tracemonkey.pdf",
+        "pysample__libreoffice-writer-password.pdf",
+    ];
     let e = run_with(&names, &MergeOptions::default(), &Ctx::default()).unwrap_err();
     assert_eq!(e.code(), "encrypted");
     let msg = e.to_string();
-    assert!(msg.contains("input 2") && msg.contains("libreoffice-writer-password"), "{msg}");
+    assert!(
+        msg.contains("input 2") && msg.contains("libreoffice-writer-password"),
+        "{msg}"
+    );
     let wrong = MergeOptions {
         password: Some("nope".into()),
     };
@@ -659,23 +748,34 @@ fn encrypted_inputs() {
         password: Some("openpassword".into()),
     };
     let out = run_with(&names, &right, &Ctx::default()).unwrap();
-    let pages = 14 + folio_engine::document::open(&bytes(names[1]), Some("openpassword"), &Ctx::default())
-        .unwrap()
-        .page_count as usize;
+    let pages = 14
+        + folio_engine::document::open(&bytes(names[1]), Some("openpassword"), &Ctx::default())
+            .unwrap()
+            .page_count as usize;
     check_valid_pages(&out, &names, pages);
     assert!(out.report.notes.iter().any(|n| n.contains("decrypted")));
     // Owner-password-only files open without a password.
-    let names = ["pdfjs__secHandler.pdf", "qpdf__minimal-signed-restricted.pdf"];
+    let names = [
+        "pdfjs__secHandler.pdf",
+        "qpdf__minimal-signed-restricted.pdf",
+    ];
     let out = run(&names);
     check_valid(&out, &names);
-    assert!(out.report.notes.iter().any(|n| n.contains("signature")), "{:?}", out.report.notes);
+    assert!(
+        out.report.notes.iter().any(|n| n.contains("signature")),
+        "{:?}",
+        out.report.notes
+    );
 }
 
 #[test]
 fn garbage_and_bad_options() {
     let good = bytes(SMALL);
     let garbage = b"this is not a pdf at all".to_vec();
-    let inputs = [Input::new("ok.pdf", &good), Input::new("junk.bin", &garbage)];
+    let inputs = [
+        Input::new("ok.pdf", &good),
+        Input::new("junk.bin", &garbage),
+    ];
     let e = merge(&inputs, &MergeOptions::default(), &Ctx::default()).unwrap_err();
     assert_eq!(e.code(), "invalid_pdf");
     assert!(e.to_string().contains("junk.bin"), "{e}");
@@ -685,7 +785,12 @@ fn garbage_and_bad_options() {
 
     let mut ctx = Ctx::default();
     ctx.limits.max_pages = 20;
-    let e = run_with(&["pdfjs__tracemonkey.pdf"; 2], &MergeOptions::default(), &ctx).unwrap_err();
+    let e = run_with(
+        &["pdfjs__tracemonkey.pdf"; 2],
+        &MergeOptions::default(),
+        &ctx,
+    )
+    .unwrap_err();
     assert_eq!(e.code(), "limit_exceeded");
     assert!(e.to_string().contains("pages"), "{e}");
 
@@ -725,14 +830,26 @@ fn hostile_files_fail_cleanly_or_merge_validly() {
                     "{name}"
                 );
                 eprintln!("{name}: merged, {} pages", out.report.pages_out);
+                if name == "qpdf__pages-loop.pdf" {
+                    // A page tree whose root lists itself: its page once.
+                    assert_eq!(out.report.pages_out, 2);
+                }
             }
             Err(err) => {
                 assert!(
-                    ["invalid_pdf", "encrypted", "limit_exceeded", "unsupported_feature"]
-                        .contains(&err.code()),
+                    [
+                        "invalid_pdf",
+                        "encrypted",
+                        "limit_exceeded",
+                        "unsupported_feature"
+                    ]
+                    .contains(&err.code()),
                     "{name}: {err}"
                 );
-                assert!(err.to_string().contains(name), "{name}: error names it: {err}");
+                assert!(
+                    err.to_string().contains(name),
+                    "{name}: error names it: {err}"
+                );
                 eprintln!("{name}: {}", err);
             }
         }
