@@ -716,6 +716,31 @@ fn first_inputs_metadata_is_kept_unless_it_claims_conformance() {
 }
 
 #[test]
+fn merged_pages_render_like_their_inputs() {
+    // Filled form twice (renamed fields keep values and appearances), and
+    // layered (optional content) artwork whose layers must stay defined.
+    let names = [
+        "pdfjs__prefilled_f1040.pdf",
+        "pdfjs__prefilled_f1040.pdf",
+        "pdfjs__personwithdog.pdf",
+        "pdfjs__issue9949.pdf",
+    ];
+    let out = run(&names);
+    check_valid(&out, &names);
+    let mut merged_page = 0;
+    for n in names {
+        let b = bytes(n);
+        for p in 1..=load(&b).get_pages().len() {
+            merged_page += 1;
+            assert!(
+                render_page(&b, p) == render_page(pdf(&out), merged_page),
+                "{n} page {p} (merged page {merged_page}) renders the same"
+            );
+        }
+    }
+}
+
+#[test]
 fn one_input_is_rewritten_with_its_item() {
     let out = run(&[SMALL]);
     check_valid(&out, &[SMALL]);
