@@ -80,7 +80,8 @@ pub fn images_to_pdf(inputs: &[Input<'_>], opts: &ImagesOptions, ctx: &Ctx) -> R
     if inputs.is_empty() {
         return Err(Error::InvalidOptions("no images were given".into()));
     }
-    ctx.limits.check_inputs(inputs.iter().map(|i| i.bytes.len()))?;
+    ctx.limits
+        .check_inputs(inputs.iter().map(|i| i.bytes.len()))?;
 
     let mut report = Report::new("images");
     report.inputs = inputs.len();
@@ -96,11 +97,7 @@ pub fn images_to_pdf(inputs: &[Input<'_>], opts: &ImagesOptions, ctx: &Ctx) -> R
         let mut emit = |page: Prepared<'_>| -> Result<()> {
             ctx.check()?;
             let pages_so_far = writer.pages.len() as u64 + 1;
-            Limits::ensure(
-                LimitKind::Pages,
-                ctx.limits.max_pages as u64,
-                pages_so_far,
-            )?;
+            Limits::ensure(LimitKind::Pages, ctx.limits.max_pages as u64, pages_so_far)?;
             let placed = writer.add_page(&page, opts)?;
             *tally.entry(page.handling.to_string()).or_default() += 1;
             for w in &page.warnings {
@@ -368,7 +365,10 @@ fn guarded<T>(name: &str, what: &str, f: impl FnOnce() -> Result<T>) -> Result<T
 
 fn check_pixels(name: &str, width: u32, height: u32, ctx: &Ctx) -> Result<()> {
     if width == 0 || height == 0 {
-        return Err(bad(name, format!("the image has no pixels ({width}×{height})")));
+        return Err(bad(
+            name,
+            format!("the image has no pixels ({width}×{height})"),
+        ));
     }
     Limits::ensure(
         LimitKind::ImagePixels,
@@ -543,10 +543,7 @@ fn parse_jpeg(b: &[u8]) -> std::result::Result<JpegHeader<'_>, String> {
                     return Err("corrupt JPEG frame header".into());
                 }
                 if seg[0] != 8 {
-                    return Err(format!(
-                        "{}-bit JPEG (PDF carries only 8-bit JPEG)",
-                        seg[0]
-                    ));
+                    return Err(format!("{}-bit JPEG (PDF carries only 8-bit JPEG)", seg[0]));
                 }
                 h.height = be16(seg, 1).unwrap_or(0) as u32;
                 h.width = be16(seg, 3).unwrap_or(0) as u32;
@@ -641,8 +638,8 @@ fn prepare_jpeg<'a>(input: &Input<'a>, ctx: &Ctx) -> Result<Prepared<'a>> {
     let exif = h.exif.map(exif_facts).unwrap_or_default();
     // Adobe applications write CMYK JPEGs inverted (0 = full ink); the
     // APP14 marker is how readers recognise them.
-    let decode = (space == Space::Cmyk && h.adobe_transform.is_some())
-        .then(|| [1.0, 0.0].repeat(4));
+    let decode =
+        (space == Space::Cmyk && h.adobe_transform.is_some()).then(|| [1.0, 0.0].repeat(4));
     let handling = match (space, h.progressive) {
         (Space::Cmyk, _) => "JPEG (CMYK) passed through",
         (_, true) => "JPEG (progressive) passed through",
@@ -716,9 +713,11 @@ fn png_idat(b: &[u8]) -> std::result::Result<Vec<&[u8]>, String> {
 
 fn png_err(name: &str, e: png::DecodingError) -> Error {
     match e {
-        png::DecodingError::LimitsExceeded => {
-            Error::limit(LimitKind::StreamBytes, 64 * 1024 * 1024, 64 * 1024 * 1024 + 1)
-        }
+        png::DecodingError::LimitsExceeded => Error::limit(
+            LimitKind::StreamBytes,
+            64 * 1024 * 1024,
+            64 * 1024 * 1024 + 1,
+        ),
         other => bad(name, format!("corrupt PNG ({other})")),
     }
 }
@@ -777,12 +776,19 @@ fn prepare_png<'a>(input: &Input<'a>, ctx: &Ctx) -> Result<Prepared<'a>> {
     let depth = input.bytes.get(24).copied().unwrap_or(8) as u64;
     let min_raw = h as u64 * ((w as u64 * depth).div_ceil(8) + 1);
     if min_raw > packed as u64 * 1040 {
-        return Err(bad(name, "corrupt PNG (too little image data for its size)"));
+        return Err(bad(
+            name,
+            "corrupt PNG (too little image data for its size)",
+        ));
     }
     guarded(name, "PNG", || prepare_png_inner(input, idat, ctx))
 }
 
-fn prepare_png_inner<'a>(input: &Input<'a>, idat: Vec<&'a [u8]>, ctx: &Ctx) -> Result<Prepared<'a>> {
+fn prepare_png_inner<'a>(
+    input: &Input<'a>,
+    idat: Vec<&'a [u8]>,
+    ctx: &Ctx,
+) -> Result<Prepared<'a>> {
     use png::{BitDepth, ColorType};
     let name = input.name;
     let mut decoder = png::Decoder::new(Cursor::new(input.bytes));
@@ -873,7 +879,11 @@ fn prepare_png_inner<'a>(input: &Input<'a>, idat: Vec<&'a [u8]>, ctx: &Ctx) -> R
             if let (Some(a), Some(table)) = (alpha.as_mut(), palette_table.as_ref()) {
                 indices.clear();
                 unpack_row(row.data(), depth, width as usize, &mut indices);
-                a.extend(indices.iter().map(|&ix| table.get(ix as usize).copied().unwrap_or(255)));
+                a.extend(
+                    indices
+                        .iter()
+                        .map(|&ix| table.get(ix as usize).copied().unwrap_or(255)),
+                );
             }
         }
         png::Reader::finish(&mut reader).map_err(|e| png_err(name, e))?;
@@ -919,7 +929,11 @@ fn prepare_png_inner<'a>(input: &Input<'a>, idat: Vec<&'a [u8]>, ctx: &Ctx) -> R
     let out = reader.next_frame(&mut buf).map_err(|e| png_err(name, e))?;
     buf.truncate(out.buffer_size());
     let line = out.line_size;
-    let bytes_per_sample = if out.bit_depth == BitDepth::Sixteen { 2 } else { 1 };
+    let bytes_per_sample = if out.bit_depth == BitDepth::Sixteen {
+        2
+    } else {
+        1
+    };
     let (color_data, smask, handling) = if has_alpha {
         let (c, a) = split_alpha(&buf, samples, bytes_per_sample);
         drop(buf);
@@ -938,7 +952,10 @@ fn prepare_png_inner<'a>(input: &Input<'a>, idat: Vec<&'a [u8]>, ctx: &Ctx) -> R
                 for row in buf.chunks(line.max(1)) {
                     idx.clear();
                     unpack_row(row, depth, width as usize, &mut idx);
-                    a.extend(idx.iter().map(|&ix| table.get(ix as usize).copied().unwrap_or(255)));
+                    a.extend(
+                        idx.iter()
+                            .map(|&ix| table.get(ix as usize).copied().unwrap_or(255)),
+                    );
                 }
                 Some(Box::new(alpha_raster(width, height, 8, &a)?))
             }
@@ -1007,7 +1024,8 @@ fn alpha_raster<'a>(width: u32, height: u32, bpc: u8, alpha: &[u8]) -> Result<Ra
 
 fn tiff_err(name: &str, e: tiff::TiffError) -> Error {
     match e {
-        tiff::TiffError::LimitsExceeded => Error::limit(LimitKind::ImagePixels, 0, 0),
+        // Only reachable past our own pixel check (e.g. huge tag arrays).
+        tiff::TiffError::LimitsExceeded => bad(name, "TIFF exceeds the decoder's memory limits"),
         tiff::TiffError::UnsupportedError(u) => bad(name, format!("unsupported TIFF ({u})")),
         other => bad(name, format!("corrupt TIFF ({other})")),
     }
@@ -1230,7 +1248,12 @@ fn tiff_frame<'a>(
         tiff::decoder::DecodingResult::U16(v) if bits == 16 => {
             v.iter().flat_map(|s| s.to_be_bytes()).collect()
         }
-        _ => return Err(bad(name, "unsupported TIFF sample format (float or signed)")),
+        _ => {
+            return Err(bad(
+                name,
+                "unsupported TIFF sample format (float or signed)",
+            ));
+        }
     };
     let bytes_per_sample = if bits == 16 { 2 } else { 1 };
     let row_bytes = (width as usize * stored * bits as usize).div_ceil(8);
@@ -1306,7 +1329,10 @@ fn tiff_bytes(r: &tiff::decoder::DecodingResult) -> &[u8] {
 }
 
 /// Planar (one plane per sample) 8-bit data to interleaved pixels.
-fn interleave_planes(r: tiff::decoder::DecodingResult, planes: usize) -> tiff::decoder::DecodingResult {
+fn interleave_planes(
+    r: tiff::decoder::DecodingResult,
+    planes: usize,
+) -> tiff::decoder::DecodingResult {
     use tiff::decoder::DecodingResult;
     match r {
         DecodingResult::U8(v) => {
@@ -1340,7 +1366,9 @@ fn ycbcr_to_rgb(data: &mut [u8]) {
         let cb = px[1] as f32 - 128.0;
         let cr = px[2] as f32 - 128.0;
         px[0] = (y + 1.402 * cr).round().clamp(0.0, 255.0) as u8;
-        px[1] = (y - 0.344_136 * cb - 0.714_136 * cr).round().clamp(0.0, 255.0) as u8;
+        px[1] = (y - 0.344_136 * cb - 0.714_136 * cr)
+            .round()
+            .clamp(0.0, 255.0) as u8;
         px[2] = (y + 1.772 * cb).round().clamp(0.0, 255.0) as u8;
     }
 }
@@ -1394,7 +1422,11 @@ fn deflate_image(raw: &[u8], width: u32, height: u32, colors: u8, bpc: u8) -> Re
     let zero = vec![0u8; row];
     for y in 0..rows {
         let cur = &raw[y * row..(y + 1) * row];
-        let prev = if y == 0 { &zero[..] } else { &raw[(y - 1) * row..y * row] };
+        let prev = if y == 0 {
+            &zero[..]
+        } else {
+            &raw[(y - 1) * row..y * row]
+        };
         if !adaptive {
             filtered.push(0);
             filtered.extend_from_slice(cur);
@@ -1446,7 +1478,11 @@ fn paeth(a: u8, b: u8, c: u8) -> u8 {
 }
 
 fn zlib(data: &[u8]) -> Result<Vec<u8>> {
-    let level = if data.len() <= BEST_LEVEL_MAX_BYTES { 12 } else { 9 };
+    let level = if data.len() <= BEST_LEVEL_MAX_BYTES {
+        12
+    } else {
+        9
+    };
     let lvl = libdeflater::CompressionLvl::new(level)
         .map_err(|_| Error::Internal("bad deflate level".into()))?;
     let mut c = libdeflater::Compressor::new(lvl);
@@ -1662,7 +1698,13 @@ struct Geometry {
 ///
 /// `orientation` is the EXIF/TIFF value: how the stored pixels must be
 /// turned for display. Orientations 5–8 swap width and height.
-fn geometry(width: u32, height: u32, dpi: (f32, f32), orientation: u8, opts: &ImagesOptions) -> Geometry {
+fn geometry(
+    width: u32,
+    height: u32,
+    dpi: (f32, f32),
+    orientation: u8,
+    opts: &ImagesOptions,
+) -> Geometry {
     let m = opts.margin_pt;
     let iw = width as f32 * 72.0 / dpi.0;
     let ih = height as f32 * 72.0 / dpi.1;

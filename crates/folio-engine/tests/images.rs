@@ -27,7 +27,11 @@ fn read(name: &str) -> Vec<u8> {
     std::fs::read(dev_image(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-fn convert_with(inputs: &[(&str, &[u8])], opts: &ImagesOptions, ctx: &Ctx) -> folio_engine::Result<Output> {
+fn convert_with(
+    inputs: &[(&str, &[u8])],
+    opts: &ImagesOptions,
+    ctx: &Ctx,
+) -> folio_engine::Result<Output> {
     let inputs: Vec<Input> = inputs.iter().map(|(n, b)| Input::new(n, b)).collect();
     images_to_pdf(&inputs, opts, ctx)
 }
@@ -222,12 +226,11 @@ fn img2pdf(path: &Path) -> Option<Vec<u8>> {
 /// Mean absolute difference per channel (0..255); sizes must match.
 fn mad(a: &Raster, b: &Raster) -> f64 {
     assert_eq!((a.w, a.h), (b.w, b.h), "rendered sizes differ");
-    let sum: u64 = a
-        .px
-        .iter()
-        .zip(&b.px)
-        .map(|(x, y)| (*x as i32 - *y as i32).unsigned_abs() as u64)
-        .sum();
+    let sum: u64 =
+        a.px.iter()
+            .zip(&b.px)
+            .map(|(x, y)| (*x as i32 - *y as i32).unsigned_abs() as u64)
+            .sum();
     sum as f64 / a.px.len() as f64
 }
 
@@ -392,11 +395,17 @@ fn jpegs_are_embedded_byte_for_byte() {
         }
         let out = convert(&name, &bytes);
         let pdf = pdf_of(&out);
-        assert!(contains(pdf, &bytes), "{name}: JPEG bytes not found unchanged");
+        assert!(
+            contains(pdf, &bytes),
+            "{name}: JPEG bytes not found unchanged"
+        );
         let (img, _) = &page_images(pdf)[0];
         assert_eq!(name_of(img, b"Filter"), "DCTDecode", "{name}");
         assert!(
-            out.report.notes.iter().any(|n| n.contains("passed through")),
+            out.report
+                .notes
+                .iter()
+                .any(|n| n.contains("passed through")),
             "{name}: {:?}",
             out.report.notes
         );
@@ -432,12 +441,21 @@ fn exif_rotated_jpegs_get_upright_pages() {
     // Canon: stored 2048×1536 landscape, Orientation 6 → portrait page.
     let out = convert("canon.jpg", &read("exif__canon_hdr_NO.jpg"));
     let (w, h) = page_sizes(pdf_of(&out))[0];
-    assert!(h > w, "orientation 6 must give a portrait page, got {w}×{h}");
-    assert!((w - 614.4).abs() < 0.01 && (h - 819.2).abs() < 0.01, "{w}×{h} (180 dpi)");
+    assert!(
+        h > w,
+        "orientation 6 must give a portrait page, got {w}×{h}"
+    );
+    assert!(
+        (w - 614.4).abs() < 0.01 && (h - 819.2).abs() < 0.01,
+        "{w}×{h} (180 dpi)"
+    );
     // Stored 450×600 portrait, Orientation 8 → landscape page.
     let out = convert("l8.jpg", &read("exif__landscape_8.jpg"));
     let (w, h) = page_sizes(pdf_of(&out))[0];
-    assert!(w > h, "orientation 8 must give a landscape page, got {w}×{h}");
+    assert!(
+        w > h,
+        "orientation 8 must give a landscape page, got {w}×{h}"
+    );
     assert_eq!(out.report.details["images"][0]["orientation"], 8);
 }
 
@@ -451,7 +469,10 @@ fn all_eight_exif_orientations_are_drawn_correctly() {
         let bytes = with_orientation(&jpeg, o);
         let out = convert("o.jpg", &bytes);
         let pdf = pdf_of(&out);
-        assert!(contains(pdf, &bytes), "orientation {o}: JPEG not embedded as is");
+        assert!(
+            contains(pdf, &bytes),
+            "orientation {o}: JPEG not embedded as is"
+        );
         let got = render(pdf, 10);
         // Where displayed pixel (x, y) comes from in the stored image.
         let (bw, bh) = (base.w, base.h);
@@ -473,7 +494,11 @@ fn all_eight_exif_orientations_are_drawn_correctly() {
                 expected.extend_from_slice(&base.at(sx, sy));
             }
         }
-        let expected = Raster { w: ew, h: eh, px: expected };
+        let expected = Raster {
+            w: ew,
+            h: eh,
+            px: expected,
+        };
         let d = mad(&got, &expected);
         assert!(d < 4.0, "orientation {o}: mean difference {d:.2}");
     }
@@ -532,10 +557,14 @@ fn matches_img2pdf_in_size_and_rendering() {
             }
         }
         if d >= limit {
-            failures.push(format!("{name}: rendering differs by {d:.2} (limit {limit})"));
+            failures.push(format!(
+                "{name}: rendering differs by {d:.2} (limit {limit})"
+            ));
         }
     }
-    println!("{table}(ratio = folio/img2pdf, or folio/input where img2pdf refused; diff = mean abs pixel difference at 30 dpi)");
+    println!(
+        "{table}(ratio = folio/img2pdf, or folio/input where img2pdf refused; diff = mean abs pixel difference at 30 dpi)"
+    );
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
@@ -570,21 +599,39 @@ fn png_passthrough_keeps_the_idat_data() {
     };
     let _ = len;
     assert!(contains(pdf, &idat[..idat.len().min(4096)]));
-    assert!(out.report.notes.iter().any(|n| n.contains("PNG passed through")));
+    assert!(
+        out.report
+            .notes
+            .iter()
+            .any(|n| n.contains("PNG passed through"))
+    );
 }
 
 #[test]
 fn palette_png_with_partial_transparency_gets_a_soft_mask_and_renders_like_img2pdf() {
     let (w, h) = (48u32, 40u32);
-    let palette: Vec<u8> = (0..16u32).flat_map(|i| [(i * 16) as u8, (255 - i * 16) as u8, (i * 37 % 255) as u8]).collect();
+    let palette: Vec<u8> = (0..16u32)
+        .flat_map(|i| [(i * 16) as u8, (255 - i * 16) as u8, (i * 37 % 255) as u8])
+        .collect();
     let trns: Vec<u8> = (0..16u8).map(|i| i * 17).collect();
     let data: Vec<u8> = (0..w * h).map(|k| ((k % w) * 16 / w) as u8).collect();
-    let bytes = png_bytes(w, h, png::ColorType::Indexed, png::BitDepth::Eight, &data, Some(&palette), Some(&trns));
+    let bytes = png_bytes(
+        w,
+        h,
+        png::ColorType::Indexed,
+        png::BitDepth::Eight,
+        &data,
+        Some(&palette),
+        Some(&trns),
+    );
     let out = convert("pal.png", &bytes);
     let pdf = pdf_of(&out);
     support::qpdf_check(pdf).unwrap();
     let (img, mask) = &page_images(pdf)[0];
-    assert!(name_of(img, b"ColorSpace").starts_with("Indexed"), "{img:?}");
+    assert!(
+        name_of(img, b"ColorSpace").starts_with("Indexed"),
+        "{img:?}"
+    );
     let mask = mask.as_ref().expect("soft mask");
     assert_eq!(int_of(mask, b"BitsPerComponent"), 8);
     let dir = tempfile::tempdir().unwrap();
@@ -599,11 +646,26 @@ fn palette_png_with_one_transparent_index_uses_a_colour_key() {
     let (w, h) = (16u32, 16u32);
     let palette = [0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255];
     let data: Vec<u8> = (0..w * h).map(|k| (k % 4) as u8).collect();
-    let bytes = png_bytes(w, h, png::ColorType::Indexed, png::BitDepth::Eight, &data, Some(&palette), Some(&[255, 0]));
+    let bytes = png_bytes(
+        w,
+        h,
+        png::ColorType::Indexed,
+        png::BitDepth::Eight,
+        &data,
+        Some(&palette),
+        Some(&[255, 0]),
+    );
     let out = convert("key.png", &bytes);
     let (img, mask) = &page_images(pdf_of(&out))[0];
     assert!(mask.is_none());
-    let key: Vec<i64> = img.get(b"Mask").unwrap().as_array().unwrap().iter().map(|o| o.as_i64().unwrap()).collect();
+    let key: Vec<i64> = img
+        .get(b"Mask")
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_i64().unwrap())
+        .collect();
     assert_eq!(key, [1, 1]);
 }
 
@@ -611,23 +673,55 @@ fn palette_png_with_one_transparent_index_uses_a_colour_key() {
 fn gray_png_with_trns_uses_a_colour_key_without_decoding() {
     let (w, h) = (16u32, 8u32);
     let data: Vec<u8> = (0..w * h).map(|k| (k * 2) as u8).collect();
-    let bytes = png_bytes(w, h, png::ColorType::Grayscale, png::BitDepth::Eight, &data, None, Some(&[0, 10]));
+    let bytes = png_bytes(
+        w,
+        h,
+        png::ColorType::Grayscale,
+        png::BitDepth::Eight,
+        &data,
+        None,
+        Some(&[0, 10]),
+    );
     let out = convert("g.png", &bytes);
     let (img, _) = &page_images(pdf_of(&out))[0];
-    let key: Vec<i64> = img.get(b"Mask").unwrap().as_array().unwrap().iter().map(|o| o.as_i64().unwrap()).collect();
+    let key: Vec<i64> = img
+        .get(b"Mask")
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_i64().unwrap())
+        .collect();
     assert_eq!(key, [10, 10]);
-    assert!(out.report.notes.iter().any(|n| n.contains("passed through")));
+    assert!(
+        out.report
+            .notes
+            .iter()
+            .any(|n| n.contains("passed through"))
+    );
 }
 
 #[test]
 fn interlaced_png_is_decoded_and_renders_like_the_plain_one() {
     let (w, h) = (61u32, 37u32);
     let rgb = pattern(w, h);
-    let plain = png_bytes(w, h, png::ColorType::Rgb, png::BitDepth::Eight, &rgb, None, None);
+    let plain = png_bytes(
+        w,
+        h,
+        png::ColorType::Rgb,
+        png::BitDepth::Eight,
+        &rgb,
+        None,
+        None,
+    );
     let inter = interlaced_rgb_png(w, h, &rgb);
     let a = convert("plain.png", &plain);
     let b = convert("inter.png", &inter);
-    assert!(b.report.notes.iter().any(|n| n.contains("interlaced")), "{:?}", b.report.notes);
+    assert!(
+        b.report.notes.iter().any(|n| n.contains("interlaced")),
+        "{:?}",
+        b.report.notes
+    );
     support::qpdf_check(pdf_of(&b)).unwrap();
     let d = mad(&render(pdf_of(&a), 72), &render(pdf_of(&b), 72));
     assert!(d < 0.01, "interlaced decode differs: {d}");
@@ -641,13 +735,25 @@ fn sixteen_bit_rgba_png_keeps_16_bits_and_its_alpha() {
         for x in 0..w {
             let r = (x * 65535 / w) as u16;
             let g = (y * 65535 / h) as u16;
-            let a = if x < w / 2 { 65535u16 } else { (y * 65535 / h) as u16 };
+            let a = if x < w / 2 {
+                65535u16
+            } else {
+                (y * 65535 / h) as u16
+            };
             for v in [r, g, 30000, a] {
                 data.extend_from_slice(&v.to_be_bytes());
             }
         }
     }
-    let bytes = png_bytes(w, h, png::ColorType::Rgba, png::BitDepth::Sixteen, &data, None, None);
+    let bytes = png_bytes(
+        w,
+        h,
+        png::ColorType::Rgba,
+        png::BitDepth::Sixteen,
+        &data,
+        None,
+        None,
+    );
     let out = convert("rgba16.png", &bytes);
     let pdf = pdf_of(&out);
     support::qpdf_check(pdf).unwrap();
@@ -661,7 +767,10 @@ fn sixteen_bit_rgba_png_keeps_16_bits_and_its_alpha() {
     let reference = render_image_with_mupdf(&p, 96);
     let ours = render_pdf_with_mupdf(pdf, 96);
     let d = mad(&ours, &reference);
-    assert!(d < 3.0, "16-bit RGBA renders differently from MuPDF: {d:.2}");
+    assert!(
+        d < 3.0,
+        "16-bit RGBA renders differently from MuPDF: {d:.2}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -673,13 +782,19 @@ fn multipage_tiff() -> Vec<u8> {
     let mut buf = Cursor::new(Vec::new());
     {
         let mut enc = TiffEncoder::new(&mut buf).unwrap();
-        enc.write_image::<colortype::RGB8>(40, 30, &pattern(40, 30)).unwrap();
+        enc.write_image::<colortype::RGB8>(40, 30, &pattern(40, 30))
+            .unwrap();
         let g16: Vec<u16> = (0..20 * 50).map(|k| (k * 65) as u16).collect();
         enc.write_image::<colortype::Gray16>(20, 50, &g16).unwrap();
         let mut rgba = Vec::new();
         for y in 0..16u32 {
             for x in 0..16u32 {
-                rgba.extend_from_slice(&[(x * 16) as u8, (y * 16) as u8, 128, if x < 8 { 255 } else { 60 }]);
+                rgba.extend_from_slice(&[
+                    (x * 16) as u8,
+                    (y * 16) as u8,
+                    128,
+                    if x < 8 { 255 } else { 60 },
+                ]);
             }
         }
         enc.write_image::<colortype::RGBA8>(16, 16, &rgba).unwrap();
@@ -722,7 +837,11 @@ fn frame_count_is_checked_against_max_pages() {
     let mut ctx = Ctx::default();
     ctx.limits.max_pages = 2;
     let bytes = multipage_tiff();
-    let (code, msg) = err_code(convert_with(&[("multi.tiff", &bytes)], &ImagesOptions::default(), &ctx));
+    let (code, msg) = err_code(convert_with(
+        &[("multi.tiff", &bytes)],
+        &ImagesOptions::default(),
+        &ctx,
+    ));
     assert_eq!(code, "limit_exceeded");
     assert!(msg.contains("pages"), "{msg}");
 }
@@ -740,12 +859,20 @@ fn g4_tiff_is_passed_through_as_ccitt() {
     assert_eq!(int_of(parms, b"Rows"), 3296);
     // Photometric 0 (WhiteIsZero) → BlackIs1 false.
     assert!(!parms.get(b"BlackIs1").unwrap().as_bool().unwrap());
-    assert!(out.report.notes.iter().any(|n| n.contains("G4 passed through")));
+    assert!(
+        out.report
+            .notes
+            .iter()
+            .any(|n| n.contains("G4 passed through"))
+    );
 }
 
 #[test]
 fn sixteen_bit_tiff_stays_16_bit() {
-    let out = convert("mc.tiff", &read("pillow__cmx3g8_wv_1998.260_0745_mcidas.tiff"));
+    let out = convert(
+        "mc.tiff",
+        &read("pillow__cmx3g8_wv_1998.260_0745_mcidas.tiff"),
+    );
     let (img, _) = &page_images(pdf_of(&out))[0];
     assert_eq!(int_of(img, b"BitsPerComponent"), 16);
     assert_eq!(name_of(img, b"Filter"), "FlateDecode");
@@ -758,7 +885,10 @@ fn sixteen_bit_tiff_stays_16_bit() {
 #[test]
 fn a4_and_letter_fit_the_image_within_the_margins() {
     let bytes = read("exif__canon_hdr_NO.jpg");
-    for (size, (pw, ph)) in [(PageSize::A4, (595.2756, 841.8898)), (PageSize::Letter, (612.0, 792.0))] {
+    for (size, (pw, ph)) in [
+        (PageSize::A4, (595.2756, 841.8898)),
+        (PageSize::Letter, (612.0, 792.0)),
+    ] {
         let opts = ImagesOptions {
             page_size: size,
             margin_pt: 36.0,
@@ -767,7 +897,10 @@ fn a4_and_letter_fit_the_image_within_the_margins() {
         let out = convert_with(&[("c.jpg", &bytes)], &opts, &Ctx::default()).unwrap();
         let pdf = pdf_of(&out);
         let (w, h) = page_sizes(pdf)[0];
-        assert!((w - pw).abs() < 0.01 && (h - ph).abs() < 0.01, "{size:?}: {w}×{h}");
+        assert!(
+            (w - pw).abs() < 0.01 && (h - ph).abs() < 0.01,
+            "{size:?}: {w}×{h}"
+        );
         // Render and find the drawn area: it must lie within the margins,
         // be centred, and touch the margin on one axis (fit).
         let r = render(pdf, 36);
@@ -784,12 +917,23 @@ fn a4_and_letter_fit_the_image_within_the_margins() {
             }
         }
         let margin_px = 36.0 * 36.0 / 72.0; // 18 px at 36 dpi
-        assert!(x0 as f64 >= margin_px - 1.0 && y0 as f64 >= margin_px - 1.0, "{size:?}: ({x0},{y0})");
-        assert!((r.w - 1 - x1) as f64 >= margin_px - 1.0 && (r.h - 1 - y1) as f64 >= margin_px - 1.0);
+        assert!(
+            x0 as f64 >= margin_px - 1.0 && y0 as f64 >= margin_px - 1.0,
+            "{size:?}: ({x0},{y0})"
+        );
+        assert!(
+            (r.w - 1 - x1) as f64 >= margin_px - 1.0 && (r.h - 1 - y1) as f64 >= margin_px - 1.0
+        );
         // Portrait image (after EXIF rotation) on a portrait page: width-limited.
-        assert!((x0 as f64 - margin_px).abs() <= 2.0, "{size:?}: fitted width, x0={x0}");
+        assert!(
+            (x0 as f64 - margin_px).abs() <= 2.0,
+            "{size:?}: fitted width, x0={x0}"
+        );
         let (top, bottom) = (y0 as i64, (r.h - 1 - y1) as i64);
-        assert!((top - bottom).abs() <= 2, "{size:?}: centred vertically ({top} vs {bottom})");
+        assert!(
+            (top - bottom).abs() <= 2,
+            "{size:?}: centred vertically ({top} vs {bottom})"
+        );
     }
 }
 
@@ -803,7 +947,10 @@ fn auto_page_adds_the_margin_and_dpi_overrides_the_resolution() {
     };
     let out = convert_with(&[("r.jpg", &bytes)], &opts, &Ctx::default()).unwrap();
     let (w, h) = page_sizes(pdf_of(&out))[0];
-    assert!((w - (460.8 + 20.0)).abs() < 0.01 && (h - (288.0 + 20.0)).abs() < 0.01, "{w}×{h}");
+    assert!(
+        (w - (460.8 + 20.0)).abs() < 0.01 && (h - (288.0 + 20.0)).abs() < 0.01,
+        "{w}×{h}"
+    );
 }
 
 #[test]
@@ -836,19 +983,42 @@ fn several_inputs_make_one_page_each_in_order() {
 fn bad_options_are_invalid_options() {
     let bytes = read("pillow__pil_sample_cmyk.jpg");
     for opts in [
-        ImagesOptions { margin_pt: -1.0, ..Default::default() },
-        ImagesOptions { margin_pt: f32::NAN, ..Default::default() },
-        ImagesOptions { page_size: PageSize::A4, margin_pt: 400.0, dpi: None },
-        ImagesOptions { dpi: Some(0.0), ..Default::default() },
-        ImagesOptions { dpi: Some(f32::INFINITY), ..Default::default() },
+        ImagesOptions {
+            margin_pt: -1.0,
+            ..Default::default()
+        },
+        ImagesOptions {
+            margin_pt: f32::NAN,
+            ..Default::default()
+        },
+        ImagesOptions {
+            page_size: PageSize::A4,
+            margin_pt: 400.0,
+            dpi: None,
+        },
+        ImagesOptions {
+            dpi: Some(0.0),
+            ..Default::default()
+        },
+        ImagesOptions {
+            dpi: Some(f32::INFINITY),
+            ..Default::default()
+        },
     ] {
         let (code, _) = err_code(convert_with(&[("a.jpg", &bytes)], &opts, &Ctx::default()));
         assert_eq!(code, "invalid_options", "{opts:?}");
     }
-    let (code, _) = err_code(convert_with(&[], &ImagesOptions::default(), &Ctx::default()));
+    let (code, _) = err_code(convert_with(
+        &[],
+        &ImagesOptions::default(),
+        &Ctx::default(),
+    ));
     assert_eq!(code, "invalid_options");
     assert!("A4".parse::<PageSize>().is_ok());
-    assert_eq!("tabloid".parse::<PageSize>().unwrap_err().code(), "invalid_options");
+    assert_eq!(
+        "tabloid".parse::<PageSize>().unwrap_err().code(),
+        "invalid_options"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -880,9 +1050,16 @@ fn garbage_and_truncated_images_are_unsupported_image() {
         ("half_g4.tif", g4[..g4.len() / 2].to_vec()),
     ];
     for (name, bytes) in cases {
-        let (code, msg) = err_code(convert_with(&[(name, &bytes)], &ImagesOptions::default(), &Ctx::default()));
+        let (code, msg) = err_code(convert_with(
+            &[(name, &bytes)],
+            &ImagesOptions::default(),
+            &Ctx::default(),
+        ));
         assert_eq!(code, "unsupported_image", "{name}: {msg}");
-        assert!(msg.contains(name), "{name}: the error must name the input: {msg}");
+        assert!(
+            msg.contains(name),
+            "{name}: the error must name the input: {msg}"
+        );
     }
     // One bad input fails the whole job, naming that input.
     let good = read("pillow__pil_sample_cmyk.jpg");
@@ -893,6 +1070,32 @@ fn garbage_and_truncated_images_are_unsupported_image() {
     ));
     assert_eq!(code, "unsupported_image");
     assert!(msg.contains("bad.png"), "{msg}");
+}
+
+#[test]
+fn pdfs_including_hostile_and_encrypted_ones_are_not_images() {
+    let pdfs: Vec<_> = support::dev_pdfs()
+        .into_iter()
+        .filter(|e| {
+            e.category == "hostile"
+                || e.category.contains("encrypt")
+                || e.notes.to_lowercase().contains("password")
+        })
+        .collect();
+    assert!(
+        !pdfs.is_empty(),
+        "no hostile/encrypted PDFs in the manifest"
+    );
+    for e in pdfs {
+        let bytes = std::fs::read(&e.path).unwrap();
+        let name = e.path.file_name().unwrap().to_string_lossy().into_owned();
+        let (code, msg) = err_code(convert_with(
+            &[(&name, &bytes)],
+            &ImagesOptions::default(),
+            &Ctx::default(),
+        ));
+        assert_eq!(code, "unsupported_image", "{name}: {msg}");
+    }
 }
 
 #[test]
@@ -913,7 +1116,11 @@ fn pixel_limit_is_checked_before_decoding() {
         "pillow__pport_g4.tif",
     ] {
         let bytes = read(name);
-        let (code, msg) = err_code(convert_with(&[(name, &bytes)], &ImagesOptions::default(), &ctx));
+        let (code, msg) = err_code(convert_with(
+            &[(name, &bytes)],
+            &ImagesOptions::default(),
+            &ctx,
+        ));
         assert_eq!(code, "limit_exceeded", "{name}: {msg}");
         assert!(msg.contains("image_pixels"), "{name}: {msg}");
     }
@@ -924,7 +1131,11 @@ fn pixel_limit_is_checked_before_decoding() {
     ihdr.extend_from_slice(&100_000u32.to_be_bytes());
     ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
     chunk(&mut huge, b"IHDR", &ihdr);
-    let (code, _) = err_code(convert_with(&[("huge.png", &huge)], &ImagesOptions::default(), &Ctx::default()));
+    let (code, _) = err_code(convert_with(
+        &[("huge.png", &huge)],
+        &ImagesOptions::default(),
+        &Ctx::default(),
+    ));
     assert_eq!(code, "limit_exceeded");
 }
 
@@ -933,11 +1144,19 @@ fn input_count_and_size_limits_apply() {
     let bytes = read("pillow__pil_sample_cmyk.jpg");
     let mut ctx = Ctx::default();
     ctx.limits.max_inputs = 1;
-    let (code, _) = err_code(convert_with(&[("a", &bytes), ("b", &bytes)], &ImagesOptions::default(), &ctx));
+    let (code, _) = err_code(convert_with(
+        &[("a", &bytes), ("b", &bytes)],
+        &ImagesOptions::default(),
+        &ctx,
+    ));
     assert_eq!(code, "limit_exceeded");
     let mut ctx = Ctx::default();
     ctx.limits.max_input_bytes = 1000;
-    let (code, _) = err_code(convert_with(&[("a", &bytes)], &ImagesOptions::default(), &ctx));
+    let (code, _) = err_code(convert_with(
+        &[("a", &bytes)],
+        &ImagesOptions::default(),
+        &ctx,
+    ));
     assert_eq!(code, "limit_exceeded");
 }
 
@@ -946,7 +1165,11 @@ fn cancellation_stops_the_job() {
     let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     let ctx = Ctx::default().with_cancel(flag);
     let bytes = read("pillow__pil_sample_cmyk.jpg");
-    let (code, _) = err_code(convert_with(&[("a", &bytes)], &ImagesOptions::default(), &ctx));
+    let (code, _) = err_code(convert_with(
+        &[("a", &bytes)],
+        &ImagesOptions::default(),
+        &ctx,
+    ));
     assert_eq!(code, "cancelled");
 }
 
@@ -956,7 +1179,12 @@ fn progress_reaches_one() {
     let s2 = seen.clone();
     let ctx = Ctx::default().with_progress(move |f| s2.lock().unwrap().push(f));
     let bytes = read("pillow__pil_sample_cmyk.jpg");
-    convert_with(&[("a", &bytes), ("b", &bytes)], &ImagesOptions::default(), &ctx).unwrap();
+    convert_with(
+        &[("a", &bytes), ("b", &bytes)],
+        &ImagesOptions::default(),
+        &ctx,
+    )
+    .unwrap();
     let seen = seen.lock().unwrap();
     assert_eq!(seen.last().copied(), Some(1.0));
     assert!(seen.windows(2).all(|w| w[0] <= w[1]));
@@ -992,7 +1220,11 @@ fn mutated_images_never_panic() {
             let n = 1 + (rnd() % 8) as usize;
             for _ in 0..n {
                 // Mostly hit the headers, where parsers branch.
-                let span = if rnd() % 2 == 0 { b.len().min(600) } else { b.len() };
+                let span = if rnd() % 2 == 0 {
+                    b.len().min(600)
+                } else {
+                    b.len()
+                };
                 let i = (rnd() as usize) % span;
                 b[i] = rnd() as u8;
             }
@@ -1019,22 +1251,10 @@ fn mutated_images_never_panic() {
         }
         match convert_with(&[("m.tiff", &b)], &ImagesOptions::default(), &small()) {
             Ok(o) => support::qpdf_check(pdf_of(&o)).unwrap(),
-            Err(e) => assert!(matches!(e.code(), "unsupported_image" | "limit_exceeded"), "{e}"),
+            Err(e) => assert!(
+                matches!(e.code(), "unsupported_image" | "limit_exceeded"),
+                "{e}"
+            ),
         }
     }
-}
-
-#[test]
-#[ignore]
-fn debug_dump() {
-    let (w, h) = (16u32, 8u32);
-    let data: Vec<u8> = (0..w * h).map(|k| (k * 2) as u8).collect();
-    let bytes = png_bytes(w, h, png::ColorType::Grayscale, png::BitDepth::Eight, &data, None, Some(&[0, 10]));
-    std::fs::write("/tmp/folio-img/g.png", &bytes).unwrap();
-    let out = convert("g.png", &bytes);
-    println!("{:?}", out.report);
-    std::fs::write("/tmp/folio-img/g.pdf", pdf_of(&out)).unwrap();
-    let m = multipage_tiff();
-    std::fs::write("/tmp/folio-img/m.tiff", &m).unwrap();
-    std::fs::write("/tmp/folio-img/m.pdf", pdf_of(&convert("m.tiff", &m))).unwrap();
 }
