@@ -868,6 +868,86 @@ fn g4_tiff_is_passed_through_as_ccitt() {
 }
 
 #[test]
+fn cmyk_lzw_tiff_renders_like_mupdf() {
+    use tiff::encoder::{Compression, TiffEncoder, colortype};
+    let (w, h) = (48u32, 32u32);
+    let mut cmyk = Vec::new();
+    for y in 0..h {
+        for x in 0..w {
+            cmyk.extend_from_slice(&[
+                (x * 5) as u8,
+                (y * 7) as u8,
+                if x > w / 2 { 200 } else { 0 },
+                (x + y) as u8,
+            ]);
+        }
+    }
+    let mut buf = Cursor::new(Vec::new());
+    TiffEncoder::new(&mut buf)
+        .unwrap()
+        .with_compression(Compression::Lzw)
+        .write_image::<colortype::CMYK8>(w, h, &cmyk)
+        .unwrap();
+    let bytes = buf.into_inner();
+    let out = convert("cmyk.tiff", &bytes);
+    let pdf = pdf_of(&out);
+    let (img, _) = &page_images(pdf)[0];
+    assert_eq!(name_of(img, b"ColorSpace"), "DeviceCMYK");
+    assert!(img.get(b"Decode").is_err(), "TIFF CMYK is not inverted");
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_tmp(dir.path(), "cmyk.tiff", &bytes);
+    let d = mad(
+        &render_pdf_with_mupdf(pdf, 96),
+        &render_image_with_mupdf(&p, 96),
+    );
+    assert!(d < 1.0, "CMYK TIFF differs: {d:.2}");
+}
+
+#[test]
+fn tiff_orientation_tag_turns_the_page() {
+    use tiff::encoder::{TiffEncoder, colortype};
+    use tiff::tags::Tag;
+    let (w, h) = (40u32, 24u32);
+    let rgb = pattern(w, h);
+    let tiff_with = |o: u16| {
+        let mut buf = Cursor::new(Vec::new());
+        {
+            let mut enc = TiffEncoder::new(&mut buf).unwrap();
+            let mut img = enc.new_image::<colortype::RGB8>(w, h).unwrap();
+            img.encoder().write_tag(Tag::Orientation, o).unwrap();
+            img.write_data(&rgb).unwrap();
+        }
+        buf.into_inner()
+    };
+    let upright = render_pdf_with_mupdf(pdf_of(&convert("o1.tiff", &tiff_with(1))), 96);
+    let out = convert("o6.tiff", &tiff_with(6));
+    let pdf = pdf_of(&out);
+    assert_eq!(
+        page_sizes(pdf)[0],
+        (18.0, 30.0),
+        "orientation 6 swaps the page"
+    );
+    let got = render_pdf_with_mupdf(pdf, 96);
+    assert_eq!((got.w, got.h), (upright.h, upright.w));
+    // Rotated 90° clockwise: displayed (x, y) shows stored (y, h-1-x).
+    let mut px = Vec::new();
+    for y in 0..got.h {
+        for x in 0..got.w {
+            px.extend_from_slice(&upright.at(y, upright.h - 1 - x));
+        }
+    }
+    let d = mad(
+        &got,
+        &Raster {
+            w: got.w,
+            h: got.h,
+            px,
+        },
+    );
+    assert!(d < 4.0, "orientation 6 drawn wrongly: {d:.2}");
+}
+
+#[test]
 fn sixteen_bit_tiff_stays_16_bit() {
     let out = convert(
         "mc.tiff",
