@@ -1034,6 +1034,39 @@ fn auto_page_adds_the_margin_and_dpi_overrides_the_resolution() {
 }
 
 #[test]
+fn pages_stay_within_pdf_size_limits() {
+    // 1920×1200 at 1 dpi would be 138240 pt wide: scaled to 14400 pt.
+    let big = ImagesOptions {
+        dpi: Some(1.0),
+        ..Default::default()
+    };
+    let out = convert_with(
+        &[("r.jpg", &read("deb__RainDrops.jpg"))],
+        &big,
+        &Ctx::default(),
+    )
+    .unwrap();
+    let (w, h) = page_sizes(pdf_of(&out))[0];
+    assert!(
+        (w - 14_400.0).abs() < 0.5 && (h - 9_000.0).abs() < 0.5,
+        "{w}×{h}"
+    );
+    // 32×32 at 100000 dpi would be 0.02 pt: scaled up to 3 pt.
+    let tiny = ImagesOptions {
+        dpi: Some(100_000.0),
+        ..Default::default()
+    };
+    let out = convert_with(
+        &[("t.png", &read("squeeze__basn0g16.png"))],
+        &tiny,
+        &Ctx::default(),
+    )
+    .unwrap();
+    let (w, h) = page_sizes(pdf_of(&out))[0];
+    assert!((w - 3.0).abs() < 0.01 && (h - 3.0).abs() < 0.01, "{w}×{h}");
+}
+
+#[test]
 fn several_inputs_make_one_page_each_in_order() {
     let a = read("pillow__pil_sample_cmyk.jpg");
     let b = read("squeeze__basn2c16.png");
