@@ -39,6 +39,20 @@ fn succeeded_or_unimplemented(job: &serde_json::Value) -> bool {
     }
 }
 
+fn pages(bytes: &[u8]) -> u32 {
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), bytes).unwrap();
+    let o = std::process::Command::new("qpdf")
+        .arg("--show-npages")
+        .arg(f.path())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
 fn server(env: &[(&str, &str)]) -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(&dir.path().join("data"), env);
@@ -47,15 +61,18 @@ fn server(env: &[(&str, &str)]) -> (tempfile::TempDir, Server) {
 
 #[test]
 fn async_upload_poll_download() {
-    let Some(input) = pdf("pdf20__Simple_PDF_2.0_file.pdf") else {
+    let Some(a) = pdf("pdf20__Simple_PDF_2.0_file.pdf") else {
+        return;
+    };
+    let Some(b) = pdf("deb__asymptote.pdf") else {
         return;
     };
     let (_d, s) = server(&[]);
     let r = s.post_form(
-        "/v1/rotate",
+        "/v1/merge",
         &[("prefer", "respond-async")],
-        &[("files[]", "simple file.pdf", &input)],
-        &[("angle", "90")],
+        &[("files[]", "simple file.pdf", &a), ("files[]", "b.pdf", &b)],
+        &[],
     );
     assert_eq!(r.status, 202, "{}", r.text());
     let job = r.json();
@@ -66,56 +83,73 @@ fn async_upload_poll_download() {
     );
     assert!(matches!(
         job["status"].as_str(),
-        Some("queued" | "running" | "succeeded" | "failed")
+        Some("queued" | "running" | "succeeded")
     ));
-    assert_eq!(job["operation"], "rotate");
-    assert_eq!(job["input"]["bytes"], input.len());
+    assert_eq!(job["operation"], "merge");
+    assert_eq!(job["input"]["bytes"], a.len() + b.len());
     assert_eq!(job["input"]["files"][0]["name"], "simple-file.pdf");
     assert_eq!(job["links"]["self"], format!("/v1/jobs/{id}"));
 
     let done = s.wait_job(&id, WAIT);
+    assert_eq!(done["status"], "succeeded", "{done}");
     assert!(done["timings"]["queued_at"].is_string());
+    assert!(done["timings"]["started_at"].is_string());
     assert!(done["timings"]["finished_at"].is_string());
     assert!(done["expires_at"].is_string());
     assert_eq!(done["attempts"], 1);
-    if succeeded_or_unimplemented(&done) {
-        let r = s.get(&format!("/v1/jobs/{id}/result"));
-        assert_eq!(r.status, 200);
-        assert!(r.body.starts_with(b"%PDF-"));
-        assert!(qpdf_ok(&r.body), "result fails qpdf --check");
-        assert_eq!(r.header("content-type"), Some("application/pdf"));
-        assert_eq!(
-            r.header("content-disposition"),
-            Some("attachment; filename=\"simple-file-rotated.pdf\"")
-        );
-        assert_eq!(
-            r.header("x-folio-bytes-out"),
-            Some(r.body.len().to_string().as_str())
-        );
-        assert_eq!(done["output"]["bytes"], r.body.len());
-        // Range requests.
-        let part = request(
-            &s.addr,
-            "GET",
-            &format!("/v1/jobs/{id}/result"),
-            &[("range", "bytes=0-4")],
-            None,
-        );
-        assert_eq!(part.status, 206);
-        assert_eq!(part.body, b"%PDF-");
-        assert_eq!(
-            part.header("content-range"),
-            Some(format!("bytes 0-4/{}", r.body.len()).as_str())
-        );
-        let bad = request(
-            &s.addr,
-            "GET",
-            &format!("/v1/jobs/{id}/result"),
-            &[("range", "bytes=999999999-")],
-            None,
-        );
-        bad.problem(416, "range_not_satisfiable");
-    } else {
+    assert_eq!(done["progress"], 1.0);
+    assert_eq!(done["report"]["operation"], "merge");
+    assert_eq!(done["links"]["result"], format!("/v1/jobs/{id}/result"));
+    let expected_pages = pages(&a) + pages(&b);
+    assert_eq!(done["report"]["pages_out"], expected_pages);
+
+    let r = s.get(&format!("/v1/jobs/{id}/result"));
+    assert_eq!(r.status, 200);
+    assert!(r.body.starts_with(b"%PDF-"));
+    assert!(qpdf_ok(&r.body), "result fails qpdf --check");
+    assert_eq!(pages(&r.body), expected_pages);
+    assert_eq!(r.header("content-type"), Some("application/pdf"));
+    assert_eq!(
+        r.header("content-disposition"),
+        Some("attachment; filename=\"merged.pdf\"")
+    );
+    assert_eq!(
+        r.header("x-folio-bytes-out"),
+        Some(r.body.len().to_string().as_str())
+    );
+    assert_eq!(
+        r.header("x-folio-bytes-in"),
+        Some((a.len() + b.len()).to_string().as_str())
+    );
+    assert_eq!(
+        r.header("x-folio-pages-out"),
+        Some(expected_pages.to_string().as_str())
+    );
+    assert_eq!(done["output"]["bytes"], r.body.len());
+    // Range requests.
+    let url = format!("/v1/jobs/{id}/result");
+    let part = request(&s.addr, "GET", &url, &[("range", "bytes=0-4")], None);
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, b"%PDF-");
+    assert_eq!(
+        part.header("content-range"),
+        Some(format!("bytes 0-4/{}", r.body.len()).as_str())
+    );
+    let tail = request(&s.addr, "GET", &url, &[("range", "bytes=-100")], None);
+    assert_eq!(tail.status, 206);
+    assert_eq!(tail.body, &r.body[r.body.len() - 100..]);
+    request(&s.addr, "GET", &url, &[("range", "bytes=999999999-")], None)
+        .problem(416, "range_not_satisfiable");
+
+    // An operation still being implemented fails its job with that code only.
+    let r = s.post_form(
+        "/v1/rotate",
+        &[("prefer", "respond-async")],
+        &[("file", "a.pdf", &a)],
+        &[("angle", "90")],
+    );
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    if !succeeded_or_unimplemented(&s.wait_job(&id, WAIT)) {
         s.get(&format!("/v1/jobs/{id}/result"))
             .problem(409, "job_failed");
     }
@@ -126,45 +160,64 @@ fn sync_answer_and_sync_window_fallback() {
     let Some(input) = pdf("pdf20__Simple_PDF_2.0_file.pdf") else {
         return;
     };
-    // Sync: the answer is the result itself (or the job's problem).
+    // Sync: the answer is the result itself.
     let (_d, s) = server(&[]);
+    let r = s.post_form(
+        "/v1/merge",
+        &[],
+        &[("file", "a.pdf", &input), ("file", "b.pdf", &input)],
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.body.starts_with(b"%PDF-"));
+    assert!(qpdf_ok(&r.body));
+    assert_eq!(pages(&r.body), 2 * pages(&input));
+    assert_eq!(r.header("x-folio-cache"), Some("miss"));
+    assert_eq!(
+        r.header("x-folio-bytes-in"),
+        Some((2 * input.len()).to_string().as_str())
+    );
+    let id = r.header("x-folio-job-id").unwrap().to_string();
+    assert_eq!(s.wait_job(&id, WAIT)["status"], "succeeded");
+    // Same bytes + operation + options (whatever the names): served from the cache.
+    let again = s.post_form(
+        "/v1/merge",
+        &[],
+        &[("file", "x.pdf", &input), ("file", "y.pdf", &input)],
+        &[],
+    );
+    assert_eq!(again.status, 200);
+    assert_eq!(again.header("x-folio-cache"), Some("hit"));
+    assert_eq!(again.header("x-folio-job-id"), Some(id.as_str()));
+    assert_eq!(again.body, r.body);
+    let metrics = s.get("/metrics").text();
+    assert!(
+        metrics.contains("folio_cache_hits_total{operation=\"merge\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("folio_jobs_total{operation=\"merge\",outcome=\"succeeded\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("folio_job_duration_seconds_bucket{operation=\"merge\""),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("folio_bytes_in_total{operation=\"merge\"}"),
+        "{metrics}"
+    );
+    // A failing job in sync mode: its problem, with the job's code.
     let r = s.post_form(
         "/v1/rotate",
         &[],
         &[("file", "a.pdf", &input)],
         &[("angle", "180")],
     );
-    let id = r.header("x-folio-job-id").map(str::to_string);
-    match r.status {
-        200 => {
-            assert!(r.body.starts_with(b"%PDF-"));
-            assert!(qpdf_ok(&r.body));
-            assert_eq!(r.header("x-folio-cache"), Some("miss"));
-            assert!(r.header("x-folio-bytes-in").is_some());
-            assert_eq!(r.header("x-folio-pages-out"), Some("1"));
-            let id = id.unwrap();
-            assert_eq!(s.wait_job(&id, WAIT)["status"], "succeeded");
-            // Same bytes + operation + options: served from the cache.
-            let again = s.post_form(
-                "/v1/rotate",
-                &[],
-                &[("file", "other-name.pdf", &input)],
-                &[("angle", "180")],
-            );
-            assert_eq!(again.status, 200);
-            assert_eq!(again.header("x-folio-cache"), Some("hit"));
-            assert_eq!(again.body, r.body);
-            let metrics = s.get("/metrics").text();
-            assert!(
-                metrics.contains("folio_cache_hits_total{operation=\"rotate\"} 1"),
-                "{metrics}"
-            );
-        }
-        _ => {
-            let p = r.problem(422, "unsupported_feature");
-            let id = p["job_id"].as_str().unwrap();
-            assert_eq!(s.get(&format!("/v1/jobs/{id}")).json()["status"], "failed");
-        }
+    if r.status != 200 {
+        let p = r.problem(422, "unsupported_feature");
+        let id = p["job_id"].as_str().unwrap();
+        assert_eq!(s.get(&format!("/v1/jobs/{id}")).json()["status"], "failed");
     }
 
     // No workers: the job stays queued, so the request answers 202 once the
@@ -279,13 +332,16 @@ fn sse_streams_progress_and_final_state_and_resumes() {
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].2["state"], "cancelled");
 
-    // With workers: progress (when the operation reports it) then the final state.
+    // With workers: progress then the final state.
+    let Some(big) = pdf("deb__fullrefman.pdf") else {
+        return;
+    };
     let (_d2, w) = server(&[]);
     let r = w.post_form(
-        "/v1/rotate",
+        "/v1/merge",
         &[("prefer", "respond-async")],
-        &[("file", "a.pdf", &input)],
-        &[("angle", "90")],
+        &[("file", "a.pdf", &big), ("file", "b.pdf", &input)],
+        &[],
     );
     let id = r.json()["id"].as_str().unwrap().to_string();
     let events = sse_events(
@@ -296,10 +352,14 @@ fn sse_streams_progress_and_final_state_and_resumes() {
     );
     let last = events.last().expect("at least the final state");
     assert_eq!(last.1, "state");
-    assert!(
-        matches!(last.2["state"].as_str(), Some("succeeded" | "failed")),
-        "{events:?}"
-    );
+    assert_eq!(last.2["state"], "succeeded", "{events:?}");
+    let progress: Vec<f64> = events
+        .iter()
+        .filter(|e| e.1 == "progress")
+        .map(|e| e.2["progress"].as_f64().unwrap())
+        .collect();
+    assert!(!progress.is_empty(), "merge reports progress: {events:?}");
+    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
     for (_, name, data) in &events[..events.len() - 1] {
         assert!(name == "progress" || name == "state", "{name}");
         if name == "progress" {
@@ -325,21 +385,37 @@ fn restart_completes_every_job() {
     for n in 0..6 {
         let input = if n % 2 == 0 { &big } else { &small };
         let r = a.post_form(
-            "/v1/compress",
+            "/v1/merge",
             &[("prefer", "respond-async")],
-            &[("file", "in.pdf", input)],
-            &[("level", "lossless"), ("priority", &n.to_string())],
+            &[("file", "in.pdf", input), ("file", "small.pdf", &small)],
+            &[("priority", &n.to_string())],
         );
         assert_eq!(r.status, 202, "{}", r.text());
         ids.push(r.json()["id"].as_str().unwrap().to_string());
     }
-    // Kill hard (no graceful shutdown) while jobs are queued and maybe running.
+    // Kill hard (no graceful shutdown) once a job is running, others queued.
+    let t = Instant::now();
+    while !ids
+        .iter()
+        .any(|id| a.get(&format!("/v1/jobs/{id}")).json()["status"] == "running")
+    {
+        assert!(t.elapsed() < WAIT, "no job started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     a.kill();
     let mut b = Server::start(&data, &env);
+    let mut retried = 0;
     for id in &ids {
         let j = b.wait_job(id, WAIT);
-        succeeded_or_unimplemented(&j);
+        assert_eq!(j["status"], "succeeded", "{j}");
+        if j["attempts"].as_u64().unwrap() > 1 {
+            retried += 1;
+        }
+        let r = b.get(&format!("/v1/jobs/{id}/result"));
+        assert_eq!(r.status, 200);
+        assert!(qpdf_ok(&r.body));
     }
+    assert!(retried >= 1, "the job running at the kill was re-delivered");
     // Graceful stop with an idle pool exits cleanly.
     let status = b.terminate();
     assert!(status.success(), "{status:?}");
@@ -560,21 +636,49 @@ fn hostile_pdfs_fail_their_job_and_the_server_stays_healthy() {
 }
 
 #[test]
+fn images_to_pdf_in_upload_order() {
+    let Some(png) = corpus("dev/images/deb__Stripes.png").map(|p| std::fs::read(p).unwrap()) else {
+        return;
+    };
+    let Some(jpg) = corpus("dev/images/deb__FreshFlower.jpg").map(|p| std::fs::read(p).unwrap())
+    else {
+        return;
+    };
+    let (_d, s) = server(&[]);
+    let r = s.post_form(
+        "/v1/images-to-pdf",
+        &[],
+        &[
+            ("files", "1.png", png.as_slice()),
+            ("anything", "2.jpg", jpg.as_slice()),
+        ],
+        &[("page_size", "a4"), ("margin", "36")],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(qpdf_ok(&r.body));
+    assert_eq!(pages(&r.body), 2);
+    assert_eq!(
+        r.header("content-disposition"),
+        Some("attachment; filename=\"1-images.pdf\"")
+    );
+    assert_eq!(r.header("x-folio-pages-out"), Some("2"));
+}
+
+#[test]
 fn expired_results_are_gone() {
     let Some(input) = pdf("pdf20__Simple_PDF_2.0_file.pdf") else {
         return;
     };
     let (_d, s) = server(&[("FOLIO_RETENTION", "1s"), ("FOLIO_CLEANUP_INTERVAL", "1s")]);
     let r = s.post_form(
-        "/v1/rotate",
+        "/v1/merge",
         &[("prefer", "respond-async")],
         &[("file", "a.pdf", &input)],
-        &[("angle", "90")],
+        &[],
     );
     let id = r.json()["id"].as_str().unwrap().to_string();
-    let done = s.wait_job(&id, WAIT);
-    let ok = succeeded_or_unimplemented(&done);
-    // Wait for expiry and a cleanup pass.
+    assert_eq!(s.wait_job(&id, WAIT)["status"], "succeeded");
+    // Wait for expiry and a cleanup pass: files gone, 410 for the result.
     let t = Instant::now();
     loop {
         let j = s.get(&format!("/v1/jobs/{id}")).json();
@@ -585,10 +689,12 @@ fn expired_results_are_gone() {
         assert!(t.elapsed() < Duration::from_secs(20), "not cleaned up: {j}");
         std::thread::sleep(Duration::from_millis(200));
     }
-    if ok {
-        s.get(&format!("/v1/jobs/{id}/result"))
-            .problem(410, "expired");
-    }
+    s.get(&format!("/v1/jobs/{id}/result"))
+        .problem(410, "expired");
+    // A new identical request is not served from the expired cache entry.
+    let again = s.post_form("/v1/merge", &[], &[("file", "a.pdf", &input)], &[]);
+    assert_eq!(again.status, 200);
+    assert_eq!(again.header("x-folio-cache"), Some("miss"));
 }
 
 #[test]
