@@ -15,6 +15,35 @@ use crate::{BodyStream, ByteStream, Result, Storage, StorageError, Stored};
 
 const READ_CHUNK: usize = 64 * 1024;
 
+/// Temporary entries older than this are leftovers of a dead process.
+const STALE_TMP: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+async fn remove_stale(dir: &Path, age: std::time::Duration) {
+    let Ok(mut rd) = tokio::fs::read_dir(dir).await else {
+        return;
+    };
+    while let Ok(Some(e)) = rd.next_entry().await {
+        let old = e
+            .metadata()
+            .await
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|a| a > age);
+        if old {
+            let p = e.path();
+            let r = if p.is_dir() {
+                tokio::fs::remove_dir_all(&p).await
+            } else {
+                tokio::fs::remove_file(&p).await
+            };
+            if let Err(err) = r {
+                tracing::debug!(path = %p.display(), error = %err, "cannot remove a stale temporary file");
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct LocalStorage {
     blobs: PathBuf,
@@ -39,16 +68,16 @@ fn valid_key(key: &str) -> bool {
 }
 
 impl LocalStorage {
-    /// Use (and create) `<root>/blobs` and `<root>/tmp`. Leftover temporary
-    /// files from a previous run are removed.
+    /// Use (and create) `<root>/blobs` and `<root>/tmp`. Temporary files
+    /// left over by a crashed process are removed once they are old enough
+    /// that no live process (another `folio worker` sharing the directory)
+    /// can still be using them.
     pub async fn open(root: &Path) -> Result<Self> {
         let blobs = root.join("blobs");
         let tmp = root.join("tmp");
         tokio::fs::create_dir_all(&blobs).await?;
-        if tokio::fs::try_exists(&tmp).await.unwrap_or(false) {
-            let _ = tokio::fs::remove_dir_all(&tmp).await;
-        }
         tokio::fs::create_dir_all(&tmp).await?;
+        remove_stale(&tmp, STALE_TMP).await;
         Ok(LocalStorage { blobs, tmp })
     }
 

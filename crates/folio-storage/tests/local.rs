@@ -128,3 +128,12 @@ async fn put_file_moves_into_storage() {
         b"%PDF-1.7 fake"
     );
 }
+
+#[tokio::test]
+async fn a_second_process_does_not_remove_fresh_temporary_files() {
+    let (d, _s) = store().await;
+    let in_flight = d.path().join("tmp").join("put-in-flight");
+    std::fs::write(&in_flight, b"partial upload of another process").unwrap();
+    let _again = LocalStorage::open(d.path()).await.unwrap();
+    assert!(in_flight.exists());
+}

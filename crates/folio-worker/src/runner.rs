@@ -100,6 +100,8 @@ fn limit_child(cmd: &mut Command, limits: ChildLimits) {
             // No core files from crashing jobs (hostile inputs would fill the disk).
             set(libc::RLIMIT_CORE, 0, 0)?;
             // Die with the parent: a killed server leaves no orphan jobs behind.
+            // (Linux ties this to the forking *thread*: children are spawned
+            // from runtime worker threads, which live as long as the process.)
             #[cfg(target_os = "linux")]
             libc::prctl(
                 libc::PR_SET_PDEATHSIG,

@@ -791,3 +791,27 @@ fn config_prints_effective_settings() {
         .unwrap();
     assert!(!bad.status.success());
 }
+
+#[test]
+fn separate_worker_process_serves_an_api_only_server() {
+    let Some(input) = pdf("pdf20__Simple_PDF_2.0_file.pdf") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = Server::start(&data, &[("FOLIO_WORKERS", "0")]);
+    let mut worker = std::process::Command::new(env!("CARGO_BIN_EXE_folio"))
+        .args(["worker", "--workers", "1", "--data-dir"])
+        .arg(&data)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The API process has no workers: the job is run by the other process,
+    // and the sync answer still comes (the API follows the shared store).
+    let r = s.post_form("/v1/merge", &[], &[("file", "a.pdf", &input)], &[]);
+    let _ = worker.kill();
+    let _ = worker.wait();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(qpdf_ok(&r.body));
+}
