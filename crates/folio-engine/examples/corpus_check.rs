@@ -250,7 +250,7 @@ fn run_all(dir: &Path, jobs: usize, timeout: Duration) -> i32 {
         let parts: Vec<String> = outcomes.iter().map(|(o, n)| format!("{o}={n}")).collect();
         println!("  {op:<18} {total:>5}  {}", parts.join(" "));
     }
-    t.slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    t.slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     println!("  slowest files:");
     for (d, f) in t.slowest.iter().take(5) {
         println!("    {:>6.1} s  {f}", d.as_secs_f64());
