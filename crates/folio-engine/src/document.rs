@@ -6,7 +6,7 @@
 //! header sniffing, encryption handling, limits and the output check live in
 //! one place.
 
-use lopdf::{Document, LoadOptions, SaveOptions};
+use lopdf::{Document, LoadOptions};
 
 use crate::error::{Error, LimitKind, Result};
 use crate::limits::{Ctx, Limits};
@@ -50,11 +50,28 @@ pub fn open(bytes: &[u8], password: Option<&str>, ctx: &Ctx) -> Result<Opened> {
         ),
         ..LoadOptions::default()
     };
-    let doc = match Document::load_mem_with_options(bytes, options) {
+    let mut doc = match Document::load_mem_with_options(bytes, options.clone()) {
         Ok(doc) => doc,
         Err(lopdf::Error::InvalidPassword) if password.is_none() => return Err(Error::Encrypted),
         Err(e) => return Err(e.into()),
     };
+    // A cross-reference entry with a wrong offset makes lopdf drop that
+    // object silently; when it is a page, the document would be written with
+    // a hole. Rebuilding the table by scanning the file recovers it, as
+    // qpdf and viewers do.
+    if has_missing_pages(&doc) {
+        let rebuilt = LoadOptions {
+            force_reconstruct: true,
+            ..options
+        };
+        if let Ok(again) = Document::load_mem_with_options(bytes, rebuilt)
+            && !again.is_encrypted()
+            && !has_missing_pages(&again)
+        {
+            tracing::warn!("damaged cross-reference table: rebuilt by scanning the file");
+            doc = again;
+        }
+    }
     ctx.check()?;
     // lopdf leaves a document it could not decrypt loaded with `/Encrypt`
     // still in the trailer and no objects: that is "needs a password", never
@@ -72,6 +89,11 @@ pub fn open(bytes: &[u8], password: Option<&str>, ctx: &Ctx) -> Result<Opened> {
         page_count,
         was_encrypted,
     })
+}
+
+/// True if a page of the page tree does not resolve to a dictionary.
+fn has_missing_pages(doc: &Document) -> bool {
+    doc.page_iter().any(|id| doc.get_dictionary(id).is_err())
 }
 
 /// Count pages, refusing empty documents and enforcing `max_pages`.
@@ -108,21 +130,41 @@ pub fn write(
     mode: WriteMode,
     ctx: &Ctx,
 ) -> Result<Vec<u8>> {
+    write_with_numbers(doc, expected_pages, mode, None, ctx)
+}
+
+pub use crate::compact::NumberTexts;
+
+/// The exact texts of the real numbers in `input` (see [`NumberTexts`]):
+/// pass them to [`write_with_numbers`] so a rewrite changes no number.
+/// Call before removing the input's object streams from `doc`.
+pub fn number_texts(input: &[u8], doc: &Document, ctx: &Ctx) -> NumberTexts {
+    let limit = usize::try_from(ctx.limits.max_stream_bytes).unwrap_or(usize::MAX);
+    NumberTexts::scan(input, doc, limit)
+}
+
+/// [`write`], writing real numbers with their input texts in
+/// [`WriteMode::Compact`] (lopdf holds them as `f32`, which rounds them).
+pub fn write_with_numbers(
+    doc: &mut Document,
+    expected_pages: u32,
+    mode: WriteMode,
+    numbers: Option<&NumberTexts>,
+    ctx: &Ctx,
+) -> Result<Vec<u8>> {
     ctx.check()?;
     let mut out = Vec::new();
     let res = match mode {
         WriteMode::Classic => doc.save_to(&mut out),
+        // lopdf would write an encrypted document's objects in the clear
+        // inside object streams, so it keeps the classic layout.
+        WriteMode::Compact if doc.is_encrypted() => doc.save_to(&mut out),
         WriteMode::Compact => {
             if doc.version.as_str() < "1.5" {
                 doc.version = "1.5".to_string();
             }
-            let opts = SaveOptions::builder()
-                .use_object_streams(true)
-                .use_xref_streams(true)
-                .max_objects_per_stream(200)
-                .compression_level(9)
-                .build();
-            doc.save_with_options(&mut out, opts)
+            out = crate::compact::write(doc, numbers)?;
+            Ok(())
         }
     };
     res.map_err(|e| Error::Internal(format!("writing the PDF failed: {e}")))?;
