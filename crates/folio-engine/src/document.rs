@@ -6,7 +6,7 @@
 //! header sniffing, encryption handling, limits and the output check live in
 //! one place.
 
-use lopdf::{Document, LoadOptions};
+use lopdf::{Document, LoadOptions, Object, ObjectId};
 
 use crate::error::{Error, LimitKind, Result};
 use crate::limits::{Ctx, Limits};
@@ -91,16 +91,76 @@ pub fn open(bytes: &[u8], password: Option<&str>, ctx: &Ctx) -> Result<Opened> {
     })
 }
 
-/// True if a page of the page tree does not resolve to a dictionary.
+/// True if a kid of the page tree does not resolve to a dictionary.
 fn has_missing_pages(doc: &Document) -> bool {
-    doc.page_iter().any(|id| doc.get_dictionary(id).is_err())
+    walk_pages(doc).1 > 0
+}
+
+/// The page objects in document order, walking the page tree the way the
+/// output check (hayro-syntax) does, so both count the same pages: every
+/// object is visited once (a loop or a repeated kid is skipped), kids that
+/// do not resolve to a dictionary are skipped, and any dictionary that is
+/// not `/Type /Pages` is a page. lopdf's own `get_pages` follows loops and
+/// counts missing kids as pages: use this instead.
+pub fn page_ids(doc: &Document) -> Vec<ObjectId> {
+    walk_pages(doc).0
+}
+
+/// [`page_ids`], plus how many kids did not resolve.
+fn walk_pages(doc: &Document) -> (Vec<ObjectId>, usize) {
+    let mut pages = Vec::new();
+    let mut missing = 0;
+    let Some(root) = doc
+        .catalog()
+        .ok()
+        .and_then(|c| c.get(b"Pages").ok())
+        .and_then(|p| p.as_reference().ok())
+    else {
+        return (pages, missing);
+    };
+    let kids_of = |id: ObjectId| -> Option<&[Object]> {
+        let d = doc.get_dictionary(id).ok()?;
+        let kids = match d.get(b"Kids").ok()? {
+            Object::Reference(r) => doc.get_object(*r).ok()?,
+            other => other,
+        };
+        kids.as_array().ok().map(Vec::as_slice)
+    };
+    let mut visited = std::collections::HashSet::new();
+    visited.insert(root);
+    let mut stack: Vec<&[Object]> = kids_of(root).into_iter().collect();
+    while let Some(frame) = stack.last_mut() {
+        let Some((kid, rest)) = frame.split_first() else {
+            stack.pop();
+            continue;
+        };
+        *frame = rest;
+        let Ok(id) = kid.as_reference() else {
+            continue;
+        };
+        if !visited.insert(id) {
+            continue;
+        }
+        let Ok(dict) = doc.get_dictionary(id) else {
+            missing += 1;
+            continue;
+        };
+        if dict.get(b"Type").and_then(Object::as_name).ok() == Some(b"Pages".as_slice()) {
+            if let Some(k) = kids_of(id) {
+                stack.push(k);
+            }
+        } else {
+            pages.push(id);
+        }
+    }
+    (pages, missing)
 }
 
 /// Count pages, refusing empty documents and enforcing `max_pages`.
 fn count_pages(doc: &Document, ctx: &Ctx) -> Result<u32> {
-    // `/Count` can lie (9999999999 in hostile files): check what the tree
-    // claims before walking, but trust only the walk.
-    let pages = doc.get_pages();
+    // `/Count` can lie (9999999999 in hostile files): trust only the walk,
+    // which visits each object once, so its cost is bounded by the file.
+    let pages = page_ids(doc);
     let n = u32::try_from(pages.len()).unwrap_or(u32::MAX);
     Limits::ensure(LimitKind::Pages, ctx.limits.max_pages as u64, n as u64)?;
     if n == 0 {

@@ -79,6 +79,214 @@ fn every_dev_pdf_compresses_losslessly() {
     );
 }
 
+/// Hostile files: a result or a typed error, never a panic; a result is
+/// still a valid PDF no larger than the input.
+#[test]
+fn hostile_files_fail_cleanly_or_compress() {
+    for e in support::dev_pdfs() {
+        if e.category != "hostile" {
+            continue;
+        }
+        let name = e.path.file_name().unwrap().to_string_lossy().to_string();
+        let bytes = std::fs::read(&e.path).expect("read");
+        let res = std::panic::catch_unwind(|| run(&bytes, &lossless()));
+        match res {
+            Err(_) => panic!("{name}: panicked"),
+            Ok(Ok(out)) => {
+                let pdf = &out.files[0].bytes;
+                assert!(pdf.len() <= bytes.len(), "{name}: larger");
+                // qpdf flags some hostile inputs themselves (a JBIG2 content
+                // stream...): the output must check clean when the input does.
+                if out.report.kept_original {
+                    assert_eq!(pdf, &bytes, "{name}");
+                } else {
+                    if support::qpdf_check(&bytes).is_ok() {
+                        support::qpdf_check(pdf).unwrap_or_else(|m| panic!("{name}: {m}"));
+                    }
+                    // The output holds the pages Folio found (qpdf may see
+                    // a different number in the damaged input).
+                    assert_eq!(
+                        support::qpdf_pages(pdf),
+                        Some(out.report.pages_in),
+                        "{name}"
+                    );
+                }
+                eprintln!(
+                    "{name}: ok {} -> {} {:?}",
+                    bytes.len(),
+                    pdf.len(),
+                    out.report.notes
+                );
+            }
+            Ok(Err(err)) => {
+                assert!(
+                    [
+                        "invalid_pdf",
+                        "encrypted",
+                        "limit_exceeded",
+                        "unsupported_feature"
+                    ]
+                    .contains(&err.code()),
+                    "{name}: unexpected error {err}"
+                );
+                eprintln!("{name}: {} ({err})", err.code());
+            }
+        }
+    }
+}
+
+#[test]
+fn encrypted_input_needs_its_password_and_is_written_decrypted() {
+    let bytes = dev("pysample__libreoffice-writer-password.pdf");
+    let e = run(&bytes, &lossless()).err().expect("needs a password");
+    assert_eq!(e.code(), "encrypted");
+    let wrong = CompressOptions {
+        password: Some("nope".into()),
+        ..lossless()
+    };
+    assert_eq!(run(&bytes, &wrong).err().unwrap().code(), "wrong_password");
+    let right = CompressOptions {
+        password: Some("openpassword".into()),
+        ..lossless()
+    };
+    let out = run(&bytes, &right).unwrap();
+    let pdf = &out.files[0].bytes;
+    assert!(
+        out.report
+            .notes
+            .iter()
+            .any(|n| n.contains("without encryption")),
+        "{:?}",
+        out.report.notes
+    );
+    if !out.report.kept_original {
+        // Opens without any password now.
+        let again = folio_engine::document::open(pdf, None, &Ctx::default()).unwrap();
+        assert!(!again.was_encrypted);
+        support::qpdf_check(pdf).unwrap();
+    }
+}
+
+#[test]
+fn owner_password_files_are_noted() {
+    let out = run(&dev("pdfjs__secHandler.pdf"), &lossless()).unwrap();
+    assert!(out.report.notes.iter().any(|n| n.contains("encrypt")));
+    let again = folio_engine::document::open(&out.files[0].bytes, None, &Ctx::default()).unwrap();
+    assert!(!again.was_encrypted);
+}
+
+/// A second pass over Folio's own output finds nothing to gain: the input
+/// comes back unchanged and flagged.
+#[test]
+fn already_optimal_input_is_kept() {
+    let first = run(&dev("pdfjs__tracemonkey.pdf"), &lossless()).unwrap();
+    assert!(!first.report.kept_original);
+    let once = first.files[0].bytes.clone();
+    let second = run(&once, &lossless()).unwrap();
+    assert!(second.report.kept_original, "{:?}", second.report);
+    assert_eq!(second.files[0].bytes, once);
+    assert_eq!(second.report.bytes_out, second.report.bytes_in);
+    assert!(second.report.notes.iter().any(|n| n.contains("unchanged")));
+}
+
+/// A hand-written minimal PDF is smaller than any object-stream layout.
+#[test]
+fn tiny_classic_pdf_is_kept() {
+    let body = b"%PDF-1.0\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n3 0 obj<</Type/Page/MediaBox[0 0 3 3]/Parent 2 0 R>>endobj\n";
+    let mut pdf = body.to_vec();
+    let xref = pdf.len();
+    let offs: Vec<usize> = [b"1 0 obj", b"2 0 obj", b"3 0 obj"]
+        .iter()
+        .map(|m| pdf.windows(7).position(|w| w == *m).unwrap())
+        .collect();
+    pdf.extend_from_slice(b"xref\n0 4\n0000000000 65535 f \n");
+    for o in offs {
+        pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!("trailer<</Size 4/Root 1 0 R>>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
+    );
+    let out = run(&pdf, &lossless()).unwrap();
+    assert!(out.report.kept_original);
+    assert_eq!(out.files[0].bytes, pdf);
+}
+
+#[test]
+fn lossy_levels_run_the_lossless_pipeline_for_now() {
+    let bytes = dev("pdfjs__tracemonkey.pdf");
+    for level in [Level::Balanced, Level::Strong] {
+        let out = run(
+            &bytes,
+            &CompressOptions {
+                level,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(
+            out.report
+                .notes
+                .iter()
+                .any(|n| n.contains("lossy image recompression not yet applied")),
+            "{:?}",
+            out.report.notes
+        );
+        assert!(out.report.bytes_out < out.report.bytes_in);
+        support::qpdf_check(&out.files[0].bytes).unwrap();
+    }
+}
+
+/// Streams past the per-stream or per-document decode limits are kept as
+/// they are, and the report says so; the output is still valid.
+#[test]
+fn decode_limits_leave_streams_alone() {
+    // PDF 1.3 without object streams: open() decodes nothing, so only the
+    // compress pass meets the limits.
+    let bytes = dev("pdfjs__TAMReview.pdf");
+    let mut ctx = Ctx::default();
+    ctx.limits.max_stream_bytes = 2000;
+    let out = compress::compress(&bytes, &lossless(), &ctx).unwrap();
+    assert!(
+        out.report
+            .notes
+            .iter()
+            .any(|n| n.contains("per-stream limit")),
+        "{:?}",
+        out.report.notes
+    );
+    support::qpdf_check(&out.files[0].bytes).unwrap();
+
+    let mut ctx = Ctx::default();
+    ctx.limits.max_document_bytes = 50_000;
+    let out = compress::compress(&bytes, &lossless(), &ctx).unwrap();
+    assert!(
+        out.report.notes.iter().any(|n| n.contains("decode budget")),
+        "{:?}",
+        out.report.notes
+    );
+    support::qpdf_check(&out.files[0].bytes).unwrap();
+}
+
+#[test]
+fn cancel_stops_the_work() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let flag = Arc::new(AtomicBool::new(true));
+    let ctx = Ctx::default().with_cancel(flag);
+    let e = compress::compress(&dev("pdfjs__tracemonkey.pdf"), &lossless(), &ctx)
+        .err()
+        .unwrap();
+    assert_eq!(e.code(), "cancelled");
+}
+
+#[test]
+fn not_a_pdf_is_invalid_pdf() {
+    assert_eq!(
+        run(b"hello", &lossless()).err().unwrap().code(),
+        "invalid_pdf"
+    );
+}
+
 /// Pages 1-2 rendered by poppler at 40 dpi in grey, as PGM files in order.
 fn render(pdf: &[u8], dir: &Path, tag: &str) -> Vec<Vec<u8>> {
     let f = dir.join(format!("{tag}.pdf"));
