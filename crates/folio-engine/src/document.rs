@@ -103,11 +103,30 @@ fn has_missing_pages(doc: &Document) -> bool {
 /// not `/Type /Pages` is a page. lopdf's own `get_pages` follows loops and
 /// counts missing kids as pages: use this instead.
 pub fn page_ids(doc: &Document) -> Vec<ObjectId> {
+    walk_pages(doc).0.into_iter().map(|p| p.id).collect()
+}
+
+/// Page attributes a page may inherit from the nodes above it.
+pub const INHERITABLE: [&[u8]; 4] = [b"Resources", b"MediaBox", b"CropBox", b"Rotate"];
+
+/// One page and the [`INHERITABLE`] values of its nearest ancestors.
+#[derive(Debug, Clone)]
+pub struct PageNode {
+    pub id: ObjectId,
+    /// Values from the page tree nodes above the page (nearest wins), as
+    /// stored there (possibly references). The page's own entries, when
+    /// present, override these.
+    pub inherited: lopdf::Dictionary,
+}
+
+/// [`page_ids`] with the inherited attributes of each page, taken along the
+/// path the walk followed (not the pages' `/Parent`, which can lie).
+pub fn page_nodes(doc: &Document) -> Vec<PageNode> {
     walk_pages(doc).0
 }
 
-/// [`page_ids`], plus how many kids did not resolve.
-fn walk_pages(doc: &Document) -> (Vec<ObjectId>, usize) {
+/// The walk behind [`page_ids`]: the pages, plus how many kids did not resolve.
+fn walk_pages(doc: &Document) -> (Vec<PageNode>, usize) {
     let mut pages = Vec::new();
     let mut missing = 0;
     let Some(root) = doc
@@ -126,10 +145,24 @@ fn walk_pages(doc: &Document) -> (Vec<ObjectId>, usize) {
         };
         kids.as_array().ok().map(Vec::as_slice)
     };
+    let inherit = |from: &lopdf::Dictionary, id: ObjectId| -> lopdf::Dictionary {
+        let mut d = from.clone();
+        if let Ok(node) = doc.get_dictionary(id) {
+            for key in INHERITABLE {
+                if let Ok(v) = node.get(key) {
+                    d.set(key, v.clone());
+                }
+            }
+        }
+        d
+    };
     let mut visited = std::collections::HashSet::new();
     visited.insert(root);
-    let mut stack: Vec<&[Object]> = kids_of(root).into_iter().collect();
-    while let Some(frame) = stack.last_mut() {
+    let mut stack: Vec<(&[Object], lopdf::Dictionary)> = kids_of(root)
+        .map(|k| (k, inherit(&lopdf::Dictionary::new(), root)))
+        .into_iter()
+        .collect();
+    while let Some((frame, inherited)) = stack.last_mut() {
         let Some((kid, rest)) = frame.split_first() else {
             stack.pop();
             continue;
@@ -146,11 +179,15 @@ fn walk_pages(doc: &Document) -> (Vec<ObjectId>, usize) {
             continue;
         };
         if dict.get(b"Type").and_then(Object::as_name).ok() == Some(b"Pages".as_slice()) {
+            let below = inherit(inherited, id);
             if let Some(k) = kids_of(id) {
-                stack.push(k);
+                stack.push((k, below));
             }
         } else {
-            pages.push(id);
+            pages.push(PageNode {
+                id,
+                inherited: inherited.clone(),
+            });
         }
     }
     (pages, missing)
