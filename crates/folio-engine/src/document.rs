@@ -193,6 +193,82 @@ fn walk_pages(doc: &Document) -> (Vec<PageNode>, usize) {
     (pages, missing)
 }
 
+/// Repair the page tree's bookkeeping: every `/Count` becomes the number of
+/// pages actually under its node (hostile files claim billions), and kids
+/// reached a second time (a loop, a repeated kid) are dropped from `/Kids`,
+/// as the page walk of [`page_ids`] skips them.
+pub fn repair_page_tree(doc: &mut Document, max_depth: u32) {
+    let Some(root) = doc
+        .catalog()
+        .ok()
+        .and_then(|c| c.get(b"Pages").ok())
+        .and_then(|p| p.as_reference().ok())
+    else {
+        return;
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut fixes = Vec::new();
+    count_under(doc, root, 0, max_depth, &mut seen, &mut fixes);
+    for fix in fixes {
+        if let Ok(d) = doc.get_dictionary_mut(fix.id) {
+            d.set("Count", fix.count);
+            if let Some(kids) = fix.kids {
+                d.set("Kids", Object::Array(kids));
+            }
+        }
+    }
+}
+
+struct NodeFix {
+    id: ObjectId,
+    count: i64,
+    /// New `/Kids` when some had to go.
+    kids: Option<Vec<Object>>,
+}
+
+fn count_under(
+    doc: &Document,
+    id: ObjectId,
+    depth: u32,
+    max_depth: u32,
+    seen: &mut std::collections::HashSet<ObjectId>,
+    fixes: &mut Vec<NodeFix>,
+) -> i64 {
+    seen.insert(id);
+    let Ok(node) = doc.get_dictionary(id) else {
+        return 0;
+    };
+    let is_pages = node.get(b"Type").and_then(Object::as_name).ok() == Some(b"Pages".as_slice());
+    if !is_pages {
+        return 1;
+    }
+    let kids: Vec<Object> = match node.get(b"Kids") {
+        Ok(Object::Array(k)) => k.clone(),
+        _ => Vec::new(),
+    };
+    let mut kept = Vec::with_capacity(kids.len());
+    let mut n = 0;
+    for kid in &kids {
+        match kid.as_reference() {
+            Ok(k) if seen.contains(&k) => {}
+            Ok(k) if depth < max_depth => {
+                n += count_under(doc, k, depth + 1, max_depth, seen, fixes);
+                kept.push(kid.clone());
+            }
+            _ => kept.push(kid.clone()),
+        }
+    }
+    let kids_changed = kept.len() != kids.len();
+    if kids_changed || node.get(b"Count").and_then(Object::as_i64).ok() != Some(n) {
+        fixes.push(NodeFix {
+            id,
+            count: n,
+            kids: kids_changed.then_some(kept),
+        });
+    }
+    n
+}
+
 /// Count pages, refusing empty documents and enforcing `max_pages`.
 fn count_pages(doc: &Document, ctx: &Ctx) -> Result<u32> {
     // `/Count` can lie (9999999999 in hostile files): trust only the walk,

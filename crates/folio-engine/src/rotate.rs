@@ -67,6 +67,7 @@ pub fn rotate(input: &[u8], opts: &RotateOptions, ctx: &Ctx) -> Result<Output> {
         }
     }
     ctx.progress(0.5);
+    document::repair_page_tree(&mut doc, ctx.limits.max_depth);
     doc.prune_objects();
     let bytes =
         document::write_with_numbers(&mut doc, count, WriteMode::Compact, Some(&numbers), ctx)?;
