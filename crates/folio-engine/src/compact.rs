@@ -279,6 +279,9 @@ fn write_literal(out: &mut Vec<u8>, text: &[u8]) {
     out.push(b')');
 }
 
+/// The exact `f64` bits of a number and its shortest text in the input.
+type NumberText = (u64, Box<[u8]>);
+
 /// The texts of the real numbers of an input file, by their `f32` value.
 ///
 /// Built by scanning the raw file and its decoded object streams for numeric
@@ -289,7 +292,7 @@ fn write_literal(out: &mut Vec<u8>, text: &[u8]) {
 #[derive(Debug, Default, Clone)]
 pub struct NumberTexts {
     /// `f32` bits → (the exact `f64` bits, text), or `None` when ambiguous.
-    map: HashMap<u32, Option<(u64, Box<[u8]>)>>,
+    map: HashMap<u32, Option<NumberText>>,
 }
 
 impl NumberTexts {

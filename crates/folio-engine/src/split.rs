@@ -13,7 +13,10 @@
 //! - the tagged-structure tree and article threads, which cannot be cut
 //!   along pages, are dropped when pages go (the report says so);
 //! - any other reference to a gone page becomes `null`, so no output ever
-//!   carries a removed page along.
+//!   carries a removed page along;
+//! - a page's resources are cut down to the names its content uses, since
+//!   producers often give every page one shared dictionary of all the
+//!   document's images and fonts (see [`Source::prune_resources`]).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -138,6 +141,8 @@ struct Stats {
     fields_dropped: usize,
     structure_dropped: bool,
     threads_dropped: bool,
+    /// Pages whose resource dictionary listed things their content never uses.
+    pages_with_pruned_resources: usize,
 }
 
 impl Stats {
@@ -147,6 +152,7 @@ impl Stats {
         self.links_dropped += o.links_dropped;
         self.fields_dropped += o.fields_dropped;
         self.structure_dropped |= o.structure_dropped;
+        self.pages_with_pruned_resources += o.pages_with_pruned_resources;
         self.threads_dropped |= o.threads_dropped;
     }
 
@@ -155,6 +161,10 @@ impl Stats {
         r.detail("named_dests_dropped", self.named_dests_dropped as u64);
         r.detail("links_dropped", self.links_dropped as u64);
         r.detail("form_fields_dropped", self.fields_dropped as u64);
+        r.detail(
+            "pages_with_pruned_resources",
+            self.pages_with_pruned_resources as u64,
+        );
     }
 
     fn notes(&self) -> Vec<String> {
@@ -440,6 +450,9 @@ impl<'a> Source<'a> {
     }
 }
 
+/// A page label: style, prefix, number.
+type Label = (Option<Vec<u8>>, Option<Vec<u8>>, i64);
+
 /// The state of building one output.
 struct Builder<'s, 'a> {
     src: &'s Source<'a>,
@@ -526,6 +539,9 @@ impl<'s, 'a> Builder<'s, 'a> {
             }
             page.set("Parent", Object::Reference(tree_id));
             self.filter_links(&mut page, id);
+            if self.src.prune_resources(&mut page) {
+                self.stats.pages_with_pruned_resources += 1;
+            }
             if let Some(a) = src.annots.get(&id) {
                 kept_annots.extend(a.iter().copied());
             }
@@ -609,7 +625,7 @@ impl<'s, 'a> Builder<'s, 'a> {
             return;
         };
         // Ranges: (first page index, style, prefix, start number).
-        let mut ranges: Vec<(i64, Option<Vec<u8>>, Option<Vec<u8>>, i64)> = Vec::new();
+        let mut ranges: Vec<(i64, Label)> = Vec::new();
         for (k, v) in src.number_tree_entries(labels) {
             let d = src.resolve(v).as_dict().ok();
             let style = d
@@ -621,15 +637,15 @@ impl<'s, 'a> Builder<'s, 'a> {
             let start = d
                 .and_then(|d| d.get(b"St").and_then(Object::as_i64).ok())
                 .unwrap_or(1);
-            ranges.push((k, style, prefix, start));
+            ranges.push((k, (style, prefix, start)));
         }
         ranges.sort_by_key(|r| r.0);
         let mut nums = Vec::new();
-        let mut prev: Option<(Option<Vec<u8>>, Option<Vec<u8>>, i64)> = None;
+        let mut prev: Option<Label> = None;
         for (i, &p) in self.selection.iter().enumerate() {
             let idx = i64::from(p) - 1;
             let label = match ranges.iter().rev().find(|r| r.0 <= idx) {
-                Some((first, s, pre, st)) => {
+                Some((first, (s, pre, st))) => {
                     (s.clone(), pre.clone(), st.saturating_add(idx - first))
                 }
                 // Not covered: viewers show the page number.
@@ -703,7 +719,7 @@ impl<'s, 'a> Builder<'s, 'a> {
             if !seen.insert(id) || seen.len() > MAX_ITEMS {
                 break;
             }
-            if seen.len() % 1000 == 0 {
+            if seen.len().is_multiple_of(1000) {
                 src.ctx.check()?;
             }
             let Ok(item) = src.doc.get_dictionary(id) else {
@@ -969,7 +985,7 @@ impl<'s, 'a> Builder<'s, 'a> {
         let mut n = 0usize;
         while let Some(id) = queue.pop_front() {
             n += 1;
-            if n % 1000 == 0 {
+            if n.is_multiple_of(1000) {
                 src.ctx.check()?;
             }
             let Some(mut obj) = self
@@ -1025,5 +1041,172 @@ impl<'a> Source<'a> {
             }
         }
         out
+    }
+}
+
+/// Resource categories cut down to what a page uses. Colour spaces and
+/// marked-content properties stay whole: `/DefaultRGB` and friends are used
+/// without being named, and both are small.
+const PRUNED_CATEGORIES: [&[u8]; 5] = [b"XObject", b"Font", b"ExtGState", b"Shading", b"Pattern"];
+
+/// How deep nested forms / Type 3 glyphs / patterns without resources of
+/// their own are followed.
+const MAX_RESOURCE_NESTING: u32 = 8;
+
+impl<'a> Source<'a> {
+    /// Cut `page`'s resources down to the names its content streams use.
+    ///
+    /// A resource is used only through its name in a content stream, so the
+    /// names appearing anywhere in the page's content (as name tokens: a
+    /// superset of those the operators use) are kept. Streams that borrow
+    /// the page's resources (forms, Type 3 glyphs and patterns without
+    /// `/Resources` of their own) add their names too. When any content
+    /// cannot be decoded, nothing is pruned. Returns whether anything went.
+    fn prune_resources(&self, page: &mut Dictionary) -> bool {
+        let Ok(res_obj) = page.get(b"Resources") else {
+            return false;
+        };
+        let Ok(res) = self.resolve(res_obj).as_dict() else {
+            return false;
+        };
+        let mut names: HashSet<Vec<u8>> = HashSet::new();
+        let contents: Vec<&Object> = match page.get(b"Contents") {
+            Ok(c) => match self.resolve(c) {
+                Object::Array(a) => a.iter().collect(),
+                _ => vec![c],
+            },
+            Err(_) => Vec::new(),
+        };
+        for c in contents {
+            let Ok(stream) = self.resolve(c).as_stream() else {
+                continue;
+            };
+            if !self.add_names(stream, &mut names) {
+                return false;
+            }
+        }
+        // Streams that inherit the page's resources.
+        let mut seen: HashSet<ObjectId> = HashSet::new();
+        for _ in 0..MAX_RESOURCE_NESTING {
+            let before = names.len();
+            for cat in [&b"XObject"[..], b"Font", b"Pattern"] {
+                let Some(sub) = self.dict_at(res, cat) else {
+                    continue;
+                };
+                for (k, v) in sub.iter() {
+                    if !names.contains(k) {
+                        continue;
+                    }
+                    if let Object::Reference(id) = v
+                        && !seen.insert(*id)
+                    {
+                        continue;
+                    }
+                    for stream in self.borrowing_streams(v) {
+                        if !self.add_names(stream, &mut names) {
+                            return false;
+                        }
+                    }
+                }
+            }
+            if names.len() == before {
+                break;
+            }
+        }
+        let mut new_res = res.clone();
+        let mut changed = false;
+        for cat in PRUNED_CATEGORIES {
+            let Some(sub) = self.dict_at(res, cat) else {
+                continue;
+            };
+            let mut kept = Dictionary::new();
+            for (k, v) in sub.iter() {
+                if names.contains(k) {
+                    kept.set(k.clone(), v.clone());
+                }
+            }
+            if kept.len() != sub.len() {
+                changed = true;
+                new_res.set(cat, Object::Dictionary(kept));
+            }
+        }
+        if changed {
+            page.set("Resources", Object::Dictionary(new_res));
+        }
+        changed
+    }
+
+    /// The content streams behind resource `v` that have no `/Resources`
+    /// of their own (so they use the page's): a form XObject, a tiling
+    /// pattern, or the glyph procedures of a Type 3 font.
+    fn borrowing_streams(&self, v: &'a Object) -> Vec<&'a lopdf::Stream> {
+        match self.resolve(v) {
+            Object::Stream(s) if !s.dict.has(b"Resources") => {
+                let is_form =
+                    s.dict.get(b"Subtype").and_then(Object::as_name).ok() == Some(b"Form");
+                let is_pattern = s.dict.has(b"PatternType");
+                if is_form || is_pattern {
+                    vec![s]
+                } else {
+                    Vec::new()
+                }
+            }
+            Object::Dictionary(d)
+                if !d.has(b"Resources")
+                    && d.get(b"Subtype").and_then(Object::as_name).ok() == Some(b"Type3") =>
+            {
+                self.dict_at(d, b"CharProcs")
+                    .map(|procs| {
+                        procs
+                            .iter()
+                            .filter_map(|(_, p)| self.resolve(p).as_stream().ok())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Add the name tokens of `stream`'s decoded data; false if it does not decode.
+    fn add_names(&self, stream: &lopdf::Stream, names: &mut HashSet<Vec<u8>>) -> bool {
+        let limit = usize::try_from(self.ctx.limits.max_stream_bytes).unwrap_or(usize::MAX);
+        match stream.decompressed_content_with_limit(limit) {
+            Ok(data) => {
+                name_tokens(&data, names);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Every `/Name` token of a content stream, `#xx` escapes decoded.
+fn name_tokens(data: &[u8], names: &mut HashSet<Vec<u8>>) {
+    let is_delim = |b: u8| b.is_ascii_whitespace() || b == 0 || b"()<>[]{}/%".contains(&b);
+    let mut i = 0;
+    while i < data.len() {
+        if data[i] != b'/' {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        let mut name = Vec::new();
+        while j < data.len() && !is_delim(data[j]) {
+            let b = data[j];
+            if b == b'#'
+                && let Some(hex) = data.get(j + 1..j + 3)
+                && let Ok(h) = std::str::from_utf8(hex)
+                && let Ok(v) = u8::from_str_radix(h, 16)
+            {
+                name.push(v);
+                j += 3;
+                continue;
+            }
+            name.push(b);
+            j += 1;
+        }
+        names.insert(name);
+        i = j;
     }
 }

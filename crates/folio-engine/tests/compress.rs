@@ -138,7 +138,7 @@ fn hostile_files_fail_cleanly_or_compress() {
 #[test]
 fn encrypted_input_needs_its_password_and_is_written_decrypted() {
     let bytes = dev("pysample__libreoffice-writer-password.pdf");
-    let e = run(&bytes, &lossless()).err().expect("needs a password");
+    let e = run(&bytes, &lossless()).expect_err("needs a password");
     assert_eq!(e.code(), "encrypted");
     let wrong = CompressOptions {
         password: Some("nope".into()),

@@ -174,8 +174,7 @@ fn split_every_ten_pages() {
     }
 }
 
-/// One large manual, cut in 100-page parts (the 1000+ page ones are left
-/// to release builds: debug builds take minutes on them).
+/// One large manual, cut in 100-page parts.
 #[test]
 fn split_a_large_file() {
     let bytes = dev("deb__memman.pdf");
@@ -194,6 +193,38 @@ fn split_a_large_file() {
         "{}",
         out.report.bytes_out
     );
+}
+
+/// All pages of this book share one resource dictionary naming every image
+/// of the book: a one-page extract must not carry them all.
+#[test]
+fn shared_resources_are_cut_to_what_the_page_uses() {
+    let bytes = dev("pdfcpu__gobook.0.pdf");
+    let out = extract(&bytes, "5").unwrap();
+    let pdf = &out.files[0].bytes;
+    assert!(pdf.len() < bytes.len() / 4, "{} bytes", pdf.len());
+    assert_eq!(
+        out.report.details["pages_with_pruned_resources"].as_u64(),
+        Some(1)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    assert!(render_page(pdf, 1, dir.path(), "a") == render_page(&bytes, 5, dir.path(), "b"));
+}
+
+/// The 2415-page manual cut in 500-page parts.
+#[test]
+fn split_the_largest_file() {
+    let bytes = dev("deb__fullrefman.pdf");
+    let t = std::time::Instant::now();
+    let out = split_every(&bytes, 500).unwrap();
+    eprintln!("fullrefman split in {:?}", t.elapsed());
+    assert_eq!(out.files.len(), 5);
+    let mut total = 0;
+    for f in &out.files {
+        support::qpdf_check(&f.bytes).unwrap_or_else(|m| panic!("{}: {m}", f.name));
+        total += support::qpdf_pages(&f.bytes).unwrap();
+    }
+    assert_eq!(total, 2415);
 }
 
 #[test]
