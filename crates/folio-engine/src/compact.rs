@@ -583,6 +583,53 @@ mod tests {
     }
 
     #[test]
+    fn strings_names_and_numbers_survive_a_round_trip() {
+        let tricky: Vec<u8> = b"a(b))c\\d\re(f".to_vec();
+        let mut doc = Document::with_version("1.7");
+        let id = doc.add_object(dictionary! {
+            "S" => Object::String(tricky.clone(), StringFormat::Literal),
+            "H" => Object::String(vec![0, 255, 16], StringFormat::Hexadecimal),
+            "N" => Object::Name(b"A B#/".to_vec()),
+            "R" => Object::Array(vec![Object::Real(604.003_9), Object::Real(-0.25), Object::Integer(3)]),
+        });
+        let root = doc.add_object(dictionary! { "Type" => "Catalog", "X" => id });
+        doc.trailer.set("Root", root);
+        let numbers = {
+            let mut n = NumberTexts::default();
+            n.add_tokens(b"[604.00391 -.25 3]");
+            n
+        };
+        let bytes = write(&doc, Some(&numbers)).unwrap();
+        let back = Document::load_mem(&bytes).unwrap();
+        let d = back.get_dictionary(id).unwrap();
+        assert_eq!(d.get(b"S").unwrap().as_str().unwrap(), tricky.as_slice());
+        assert_eq!(d.get(b"H").unwrap().as_str().unwrap(), &[0, 255, 16]);
+        assert_eq!(d.get(b"N").unwrap().as_name().unwrap(), b"A B#/");
+        // The reals are written with their input texts, not the f32's.
+        let mut plain = Vec::new();
+        write_object(&mut plain, d.get(b"R").unwrap(), Some(&numbers));
+        assert_eq!(plain, b"[604.00391 -.25 3]");
+        let mut plain = Vec::new();
+        write_object(&mut plain, d.get(b"R").unwrap(), None);
+        assert_eq!(plain, b"[604.0039 -0.25 3]");
+    }
+
+    #[test]
+    fn ambiguous_number_texts_fall_back_to_the_f32() {
+        let mut n = NumberTexts::default();
+        // Two different numbers that round to the same f32.
+        n.add_tokens(b"0.1 0.10000000001 x/2.5 7.25");
+        assert_eq!(n.text_for(0.1), None);
+        // "x/2.5": the token starts after a delimiter, so it counts.
+        assert_eq!(n.text_for(2.5), Some(&b"2.5"[..]));
+        assert_eq!(n.text_for(7.25), Some(&b"7.25"[..]));
+        // Inside a word: not a token.
+        let mut m = NumberTexts::default();
+        m.add_tokens(b"abc1.5 1.5x");
+        assert_eq!(m.text_for(1.5), None);
+    }
+
+    #[test]
     fn widths() {
         assert_eq!(width(0), 1);
         assert_eq!(width(255), 1);

@@ -168,6 +168,16 @@ fn encrypted_input_needs_its_password_and_is_written_decrypted() {
 }
 
 #[test]
+fn signed_files_are_noted() {
+    let out = run(&dev("qpdf__minimal-signed-restricted.pdf"), &lossless()).unwrap();
+    assert!(
+        out.report.notes.iter().any(|n| n.contains("signatures")),
+        "{:?}",
+        out.report.notes
+    );
+}
+
+#[test]
 fn owner_password_files_are_noted() {
     let out = run(&dev("pdfjs__secHandler.pdf"), &lossless()).unwrap();
     assert!(out.report.notes.iter().any(|n| n.contains("encrypt")));
@@ -384,15 +394,4 @@ fn lossless_total_is_not_larger_than_qpdf() {
         100.0 * t_qpdf as f64 / t_in as f64
     );
     assert!(t_folio <= t_qpdf, "folio {t_folio} > qpdf {t_qpdf}");
-}
-
-#[test]
-#[ignore]
-fn debug_dump() {
-    let name = std::env::var("DUMP").unwrap();
-    let bytes = dev(&name);
-    match run(&bytes, &lossless()) {
-        Ok(o) => std::fs::write("/tmp/dump.pdf", &o.files[0].bytes).unwrap(),
-        Err(e) => eprintln!("ERR {e}"),
-    }
 }

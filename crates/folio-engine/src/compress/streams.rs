@@ -605,6 +605,59 @@ mod tests {
         assert_eq!(new.content, jpeg);
     }
 
+    /// LZW with 9-bit codes and no dictionary references: clear, one code
+    /// per byte, end of data. Valid for fewer than 254 bytes.
+    fn lzw_literal(data: &[u8]) -> Vec<u8> {
+        let codes: Vec<u16> = std::iter::once(256)
+            .chain(data.iter().map(|&b| u16::from(b)))
+            .chain(std::iter::once(257))
+            .collect();
+        let mut out = Vec::new();
+        let (mut acc, mut bits) = (0u32, 0u32);
+        for c in codes {
+            acc = (acc << 9) | u32::from(c);
+            bits += 9;
+            while bits >= 8 {
+                out.push((acc >> (bits - 8)) as u8);
+                bits -= 8;
+            }
+        }
+        if bits > 0 {
+            out.push((acc << (8 - bits)) as u8);
+        }
+        out
+    }
+
+    #[test]
+    fn lzw_becomes_flate_with_the_same_data() {
+        let plain = b"0 0 m 100 100 l S ".repeat(12);
+        let mut dict = Dictionary::new();
+        dict.set("Filter", Object::Name(b"LZWDecode".to_vec()));
+        let s = Stream::new(dict, lzw_literal(&plain));
+        assert_eq!(s.decompressed_content().unwrap(), plain, "test encoder");
+        let Outcome::Replaced(new) = reencode(&job_for(&s), 1 << 20, &budget()) else {
+            panic!("expected Flate to beat literal LZW");
+        };
+        assert_eq!(new.filters, vec![b"FlateDecode".to_vec()]);
+        assert_eq!(new.params, vec![None]);
+        assert_eq!(inflate_bounded(&new.content, 1 << 20).ok().unwrap(), plain);
+    }
+
+    #[test]
+    fn unfiltered_streams_are_deflated_unless_tiny() {
+        let plain = b"BT /F1 12 Tf (hello) Tj ET\n".repeat(20);
+        let s = Stream::new(Dictionary::new(), plain.clone());
+        let Outcome::Replaced(new) = reencode(&job_for(&s), 1 << 20, &budget()) else {
+            panic!("expected deflate");
+        };
+        assert_eq!(inflate_bounded(&new.content, 1 << 20).ok().unwrap(), plain);
+        let tiny = Stream::new(Dictionary::new(), b"q Q".to_vec());
+        assert!(matches!(
+            reencode(&job_for(&tiny), 1 << 20, &budget()),
+            Outcome::Unchanged
+        ));
+    }
+
     #[test]
     fn image_codecs_and_corrupt_data_are_left_alone() {
         let mut dict = Dictionary::new();
