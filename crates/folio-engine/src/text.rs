@@ -166,35 +166,26 @@ struct Collector {
 }
 
 impl Collector {
-    fn push_glyph(&mut self, s: &str, m: hayro::kurbo::Affine, adv_units: f64, vertical: bool) {
+    /// Place one glyph; `scale` turns glyph units into page units along
+    /// the baseline (see [`run_scale`]), `None` meaning "use the em".
+    fn push_glyph(&mut self, s: &str, m: &GlyphGeom, scale: Option<f64>) {
         if self.glyphs.len() >= MAX_GLYPHS_PER_PAGE {
             self.truncated = true;
             return;
         }
-        let [a, b, c, d, _, _] = m.as_coeffs();
-        let origin = m * Point::ZERO;
-        if !(origin.x.is_finite() && origin.y.is_finite()) {
-            return;
-        }
-        // Glyph space is 1000 units per em: the glyph's "up" axis gives the
-        // font size undisturbed by width stretching.
-        let em = (c.hypot(d) * 1000.0).clamp(0.01, 1.0e5);
-        let (mut dx, mut dy) = if vertical {
-            // Vertical writing advances down the glyph's up axis.
-            (-c, -d)
-        } else if a.hypot(b) > 1e-12 {
-            (a, b)
-        } else {
-            (-d, c)
-        };
-        let n = dx.hypot(dy);
-        if !(n.is_finite() && n > 0.0) {
-            return;
-        }
-        dx /= n;
-        dy /= n;
-        let adv = if adv_units.is_finite() && adv_units > 0.0 {
-            (adv_units / 1000.0 * em).min(em * 10.0)
+        let GlyphGeom {
+            origin,
+            dx,
+            dy,
+            em,
+            adv_units,
+            vertical,
+        } = *m;
+        let adv = if vertical {
+            // CJK vertical text: one em per glyph down the column.
+            em
+        } else if adv_units.is_finite() && adv_units > 0.0 {
+            (adv_units * scale.unwrap_or(em / 1000.0)).min(em * 10.0)
         } else {
             0.0
         };
@@ -265,23 +256,137 @@ impl<'a> Device<'a> for Collector {
 
     fn draw_glyph_run(&mut self, run: &GlyphRun<'_, 'a>, props: DrawProps<'a>, _: &DrawMode) {
         let vertical = matches!(run.writing_mode(), WritingMode::Vertical);
+        let mut placed: Vec<(BfString, GlyphGeom)> = Vec::with_capacity(run.glyphs().len());
         for g in run.glyphs() {
-            let Some(u) = g.as_unicode() else { continue };
+            let u = match (g.as_unicode(), &**g) {
+                (Some(u), _) => u,
+                // Type 3 fonts from TeX's bitmap fonts name glyphs "a97" and
+                // the like, unknown to the glyph list, but their codes are
+                // ASCII for printable characters and Latin-1 for accented
+                // letters (T1 encoding); pdftotext does the same.
+                (None, Glyph::Type3(t)) => match t.char_code() {
+                    c @ (0x20..=0x7e | 0xc0..=0xff) => BfString::Char(char::from(c as u8)),
+                    _ => continue,
+                },
+                (None, _) => continue,
+            };
             let adv = match &**g {
                 Glyph::Outline(o) => o.advance_width(),
                 Glyph::Type3(t) => t.advance_width(),
             }
             .unwrap_or(0.0) as f64;
-            let m = props.transform * g.transform();
+            if let Some(geom) = GlyphGeom::new(props.transform * g.transform(), adv, vertical) {
+                placed.push((u, geom));
+            }
+        }
+        let scale = run_scale(&placed);
+        for (u, geom) in &placed {
             match u {
                 BfString::Char(c) => {
                     let mut buf = [0u8; 4];
-                    self.push_glyph(c.encode_utf8(&mut buf), m, adv, vertical);
+                    self.push_glyph(c.encode_utf8(&mut buf), geom, scale);
                 }
-                BfString::String(s) => self.push_glyph(&s, m, adv, vertical),
+                BfString::String(s) => self.push_glyph(s, geom, scale),
             }
         }
     }
+}
+
+/// Where and how big one glyph is, in display space.
+#[derive(Debug, Clone, Copy)]
+struct GlyphGeom {
+    origin: Point,
+    /// Baseline direction (unit vector).
+    dx: f64,
+    dy: f64,
+    /// Font size in points, from the glyph's "up" axis (1000 units per em),
+    /// which width stretching does not touch.
+    em: f64,
+    /// Advance in glyph units (1000 per em), from the PDF's widths.
+    adv_units: f64,
+    vertical: bool,
+}
+
+impl GlyphGeom {
+    fn new(m: hayro::kurbo::Affine, adv_units: f64, vertical: bool) -> Option<Self> {
+        let [a, b, c, d, _, _] = m.as_coeffs();
+        let origin = m * Point::ZERO;
+        if !(origin.x.is_finite() && origin.y.is_finite()) {
+            return None;
+        }
+        let em = (c.hypot(d) * 1000.0).clamp(0.01, 1.0e5);
+        let (dx, dy) = if vertical {
+            // Vertical writing advances down the glyph's up axis.
+            (-c, -d)
+        } else if a.hypot(b) > 1e-12 {
+            (a, b)
+        } else {
+            (-d, c)
+        };
+        let n = dx.hypot(dy);
+        if !(n.is_finite() && n > 0.0) {
+            return None;
+        }
+        Some(GlyphGeom {
+            origin,
+            dx: dx / n,
+            dy: dy / n,
+            em,
+            adv_units,
+            vertical,
+        })
+    }
+}
+
+/// Page units per glyph unit along the baseline for one run, when the run
+/// itself shows the text is stretched (`Tz`, an anisotropic matrix) so the em
+/// does not give advances. Consecutive origins are one advance apart plus
+/// char/word spacing and kerning, so a real scale shows as the same ratio of
+/// distance to advance across glyphs of *different* widths (constant letter
+/// spacing or evenly spaced dot leaders give ratios that vary with the width,
+/// or a single width). `None` keeps the em: hayro stretches a substitute
+/// font's outlines, so the glyph's x axis cannot be trusted for this.
+fn run_scale(placed: &[(BfString, GlyphGeom)]) -> Option<f64> {
+    let pairs: Vec<(f64, f64)> = placed
+        .windows(2)
+        .filter_map(|w| {
+            let (a, b) = (&w[0].1, &w[1].1);
+            if a.vertical || !(a.adv_units.is_finite() && a.adv_units > 1.0) {
+                return None;
+            }
+            let along = (b.origin.x - a.origin.x) * a.dx + (b.origin.y - a.origin.y) * a.dy;
+            Some((along / a.adv_units, a.adv_units))
+        })
+        .collect();
+    if pairs.len() < 3 {
+        return None;
+    }
+    let mut ratios: Vec<f64> = pairs.iter().map(|p| p.0).collect();
+    ratios.sort_by(f64::total_cmp);
+    let m = *ratios.get(ratios.len() / 2)?;
+    let em = placed.first()?.1.em / 1000.0;
+    if !(m > em * 0.2 && m < em * 5.0) || (m / em - 1.0).abs() < 0.1 {
+        return None;
+    }
+    let agreeing: Vec<f64> = pairs
+        .iter()
+        .filter(|p| (p.0 - m).abs() <= 0.03 * m)
+        .map(|p| p.1)
+        .collect();
+    // Widths among the agreeing pairs: several, none dominating.
+    let mut widths: Vec<i64> = agreeing.iter().map(|w| w.round() as i64).collect();
+    widths.sort_unstable();
+    let mut most = 0usize;
+    let mut distinct = 0usize;
+    for run in widths.chunk_by(|a, b| a == b) {
+        distinct += 1;
+        most = most.max(run.len());
+    }
+    (agreeing.len() * 2 >= pairs.len()
+        && agreeing.len() >= 3
+        && distinct >= 3
+        && most * 10 <= agreeing.len() * 7)
+        .then_some(m)
 }
 
 // ---------------------------------------------------------------------------
@@ -300,6 +405,8 @@ const GUTTER: f64 = 0.9;
 /// Each side of a column split must be at least this wide (in em), so a list's
 /// bullets are not read as a column of their own.
 const MIN_COLUMN_WIDTH: f64 = 3.0;
+/// Regions with more segments than this are split at every horizontal gap.
+const MAX_CAREFUL_REGION: usize = 4000;
 /// Fraction of the em above the baseline (ascent) and below it (descent)
 /// used for line boxes.
 const ASCENT: f64 = 0.8;
@@ -346,6 +453,18 @@ fn v_overlap(a: (f64, f64), b: (f64, f64)) -> f64 {
         return if inter >= 0.0 { 1.0 } else { 0.0 };
     }
     inter / shorter
+}
+
+/// Fraction of the longer of two vertical extents that they share: a tall
+/// glyph (a brace spanning lines, a drop cap) does not pass for the line of
+/// every small glyph beside it.
+fn v_overlap_of_longer(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let inter = a.1.min(b.1) - a.0.max(b.0);
+    let longer = (a.1 - a.0).max(b.1 - b.0);
+    if longer <= 0.0 {
+        return if inter >= 0.0 { 1.0 } else { 0.0 };
+    }
+    inter / longer
 }
 
 /// The text of one page.
@@ -488,6 +607,7 @@ fn build_segments(c: &Collector, key: i32, members: &[usize]) -> Vec<Seg> {
     let mut uf = UnionFind::new(chunks.len());
     // Pairwise on a sweep over tops; quadratic only within one band of lines,
     // and skipped for absurd chunk counts.
+    let mut comparisons = 0u64;
     if chunks.len() <= 20_000 {
         let mut order: Vec<usize> = (0..chunks.len()).collect();
         order.sort_by(|&a, &b| boxes[a].top.total_cmp(&boxes[b].top));
@@ -495,17 +615,26 @@ fn build_segments(c: &Collector, key: i32, members: &[usize]) -> Vec<Seg> {
             let ba = boxes[a];
             for &b in &order[oi + 1..] {
                 let bb = boxes[b];
-                if bb.top >= ba.bottom {
+                comparisons += 1;
+                if bb.top >= ba.bottom || comparisons > 50_000_000 {
                     break;
                 }
                 if v_overlap((ba.top, ba.bottom), (bb.top, bb.bottom)) < 0.5 {
                     continue;
                 }
                 let em = ba.em.max(bb.em);
-                let similar_size = ba.em.min(bb.em) * 1.15 >= em;
+                let small = ba.em.min(bb.em);
+                let similar_size = small * 1.15 >= em;
                 // Same-size text on baselines a quarter em apart is another
                 // line (superscripts differ in size, and pass on overlap).
                 if similar_size && (ba.v - bb.v).abs() > 0.25 * em {
+                    continue;
+                }
+                // Sizes differ: a script shares most of the line's height, a
+                // tall glyph spanning several lines does not.
+                if !similar_size
+                    && v_overlap_of_longer((ba.top, ba.bottom), (bb.top, bb.bottom)) < 0.5
+                {
                     continue;
                 }
                 let gap = ba.u0.max(bb.u0) - ba.u1.min(bb.u1);
@@ -514,7 +643,8 @@ fn build_segments(c: &Collector, key: i32, members: &[usize]) -> Vec<Seg> {
                 if gap < 0.0 && !similar_size {
                     continue;
                 }
-                if gap <= MERGE_GAP * em {
+                let limit = if similar_size { em } else { small };
+                if gap <= MERGE_GAP * limit {
                     uf.union(a, b);
                 }
             }
@@ -725,7 +855,15 @@ fn order_rows(segs: Vec<Seg>) -> Vec<OutRow> {
     let mut leaves: Vec<Vec<usize>> = Vec::new();
     // Depth-first, first region on top of the stack.
     let mut stack: Vec<Vec<usize>> = vec![(0..segs.len()).collect()];
+    // Each split costs the region's size; a budget keeps adversarial layouts
+    // (one segment peeled per level) from going quadratic without end.
+    let mut work = 0usize;
     while let Some(region) = stack.pop() {
+        work += region.len();
+        if work > 20_000_000 {
+            leaves.push(region);
+            continue;
+        }
         match split_region(&segs, &region) {
             Some(parts) => {
                 for p in parts.into_iter().rev() {
@@ -752,23 +890,22 @@ fn order_rows(segs: Vec<Seg>) -> Vec<OutRow> {
                 .total_cmp(&segs[b].v)
                 .then(segs[a].u0.total_cmp(&segs[b].u0))
         });
-        let mut groups: Vec<Vec<usize>> = Vec::new();
+        // Rows with their running vertical extent.
+        let mut groups: Vec<(Vec<usize>, f64, f64)> = Vec::new();
         for i in idx {
             let s = &segs[i];
-            if let Some(g) = groups.last_mut() {
-                let (t, b) = g
-                    .iter()
-                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(t, b), &j| {
-                        (t.min(segs[j].top), b.max(segs[j].bottom))
-                    });
-                if v_overlap((t, b), (s.top, s.bottom)) >= 0.5 {
-                    g.push(i);
-                    continue;
-                }
+            if let Some((g, t, b)) = groups.last_mut()
+                && v_overlap_of_longer((*t, *b), (s.top, s.bottom)) >= 0.5
+            {
+                g.push(i);
+                *t = t.min(s.top);
+                *b = b.max(s.bottom);
+                continue;
             }
-            groups.push(vec![i]);
+            groups.push((vec![i], s.top, s.bottom));
         }
-        for (gi, mut g) in groups.into_iter().enumerate() {
+        let groups = groups.into_iter().map(|(g, _, _)| g);
+        for (gi, mut g) in groups.enumerate() {
             g.sort_by(|&a, &b| segs[a].u0.total_cmp(&segs[b].u0));
             let mut text = g
                 .iter()
@@ -894,9 +1031,16 @@ fn split_region(segs: &[Seg], region: &[usize]) -> Option<Vec<Vec<usize>>> {
     if widest <= 0.0 {
         return None;
     }
+    // Cutting one gap at a time keeps columns below a title together, but is
+    // quadratic; huge regions (hostile or map-like pages) cut every gap.
+    let threshold = if region.len() > MAX_CAREFUL_REGION {
+        0.0
+    } else {
+        widest * 0.9
+    };
     let mut cuts: Vec<f64> = gaps
         .iter()
-        .filter(|g| g.0 >= widest * 0.9)
+        .filter(|g| g.0 >= threshold)
         .map(|g| g.1)
         .collect();
     cuts.sort_by(f64::total_cmp);

@@ -284,3 +284,85 @@ fn every_dev_pdf_extracts_or_fails_with_a_code() {
         }
     }
 }
+
+/// A one-page PDF with Helvetica as /F1 and the given content.
+fn pdf_with_content(content: Vec<u8>) -> Vec<u8> {
+    use lopdf::{Document, Object, Stream, dictionary};
+    let mut doc = Document::with_version("1.4");
+    let pages_id = doc.new_object_id();
+    let font_id = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+    });
+    let content_id = doc.add_object(Stream::new(dictionary! {}, content));
+    let page_id = doc.add_object(dictionary! {
+        "Type" => "Page",
+        "Parent" => pages_id,
+        "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
+        "Contents" => content_id,
+        "Resources" => dictionary! { "Font" => dictionary! { "F1" => font_id } },
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1,
+        }),
+    );
+    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog_id);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn scattered_glyphs_do_not_blow_up() {
+    // 60 000 glyphs at pseudo-random places: layout must stay near-linear.
+    let mut content = b"BT /F1 6 Tf\n".to_vec();
+    let mut x: u64 = 12345;
+    for _ in 0..60_000 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let (px, py) = ((x >> 33) % 600, (x >> 13) % 780);
+        content.extend_from_slice(format!("1 0 0 1 {px} {py} Tm (a) Tj\n").as_bytes());
+    }
+    content.extend_from_slice(b"ET\n");
+    let pdf = pdf_with_content(content);
+    let t0 = std::time::Instant::now();
+    let t = extract(&pdf, "all", None).unwrap();
+    assert!(t.matches('a').count() >= 50_000);
+    assert!(t0.elapsed().as_secs() < 60, "took {:?}", t0.elapsed());
+}
+
+#[test]
+fn one_long_line_of_separate_words() {
+    // 5 000 tiny words drawn one per Tj on one baseline, in reverse order,
+    // about three em apart.
+    let mut content = b"BT /F1 0.02 Tf\n".to_vec();
+    for i in (0..5000).rev() {
+        content.extend_from_slice(
+            format!("1 0 0 1 {:.3} 400 Tm (w{i}) Tj\n", 1.0 + i as f64 * 0.12).as_bytes(),
+        );
+    }
+    content.extend_from_slice(b"ET\n");
+    let t = extract(&pdf_with_content(content), "all", None).unwrap();
+    let w = words(&t);
+    assert_eq!(w.len(), 5000);
+    assert_eq!(w[0], "w0");
+    assert_eq!(w[4999], "w4999");
+}
+
+#[test]
+fn rotated_text_reads_in_its_own_direction() {
+    // Two lines rotated by 90° (reading bottom to top, so the next line is
+    // to the right) and one normal line.
+    let content = b"BT /F1 12 Tf 1 0 0 1 72 700 Tm (Normal heading) Tj ET\n\
+        BT /F1 12 Tf 0 1 -1 0 300 100 Tm (first rotated line) Tj ET\n\
+        BT /F1 12 Tf 0 1 -1 0 314 100 Tm (second rotated line) Tj ET\n"
+        .to_vec();
+    let t = extract(&pdf_with_content(content), "all", None).unwrap();
+    assert!(t.contains("Normal heading"), "{t}");
+    let a = t.find("first rotated line").expect("first line whole");
+    let b = t.find("second rotated line").expect("second line whole");
+    assert!(a < b, "{t}");
+}
