@@ -488,3 +488,30 @@ fn every_dev_pdf_renders_or_fails_with_a_code() {
         }
     }
 }
+
+#[test]
+fn render_doc_can_be_shared_between_threads() {
+    // Compression's quality gate may render pages in parallel: one
+    // PageRenderer per thread over one shared RenderDoc.
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<RenderDoc>();
+    let bytes = read("pdfjs__tracemonkey.pdf");
+    let ctx = Ctx::default();
+    let doc = RenderDoc::open(&bytes, None, &ctx).unwrap();
+    let sizes: Vec<usize> = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..=2)
+            .map(|p| {
+                let (doc, ctx) = (&doc, &ctx);
+                s.spawn(move || {
+                    doc.renderer(ctx)
+                        .render_gray(p, 20.0, ctx)
+                        .unwrap()
+                        .pixels
+                        .len()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(sizes, vec![170 * 220, 170 * 220]);
+}
