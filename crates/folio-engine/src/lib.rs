@@ -9,6 +9,7 @@
 //! - [`document`]: open (lopdf, limits, encryption) and write (with a second-parser check)
 //! - [`compress`], [`merge`], [`images`], [`split`], [`rotate`], [`text`], [`render`], [`info`]: one operation each
 //! - [`pages`]: page selections such as `1-3,7,10-`
+//! - [`preflight`]: bounded checks of what a page uses, before hayro decodes it
 //! - [`limits`], [`error`], [`report`]: the contract shared by all operations
 
 mod compact;
@@ -20,6 +21,7 @@ pub mod info;
 pub mod limits;
 pub mod merge;
 pub mod pages;
+pub mod preflight;
 pub mod render;
 pub mod report;
 pub mod rotate;
