@@ -164,17 +164,30 @@ pub fn placements(doc: &Document, ctx: &Ctx) -> Result<Placements> {
     let max_stream = usize::try_from(ctx.limits.max_stream_bytes).unwrap_or(usize::MAX);
     for (_, page_id) in doc.get_pages() {
         ctx.check()?;
+        let Ok(page) = doc.get_dictionary(page_id) else {
+            // A page the loader could not find may draw anything.
+            w.complete = false;
+            continue;
+        };
+        // `/UserUnit` (PDF 1.6) scales default user space: on a page with
+        // UserUnit 10, one unit is 10/72 inch.
+        let unit = page
+            .get(b"UserUnit")
+            .ok()
+            .and_then(|o| resolve(doc, o))
+            .and_then(number)
+            .filter(|u| u.is_finite() && *u > 0.0)
+            .unwrap_or(1.0);
+        let base = Matrix([unit, 0.0, 0.0, unit, 0.0, 0.0]);
         let resources = page_resources(doc, page_id);
         match doc.get_page_content_with_limit(page_id, max_stream) {
-            Ok(content) => {
-                w.walk(&content, &resources, Matrix::IDENTITY, Matrix::IDENTITY, 0)?
-            }
+            Ok(content) => w.walk(&content, &resources, base, base, 0)?,
             Err(e) => {
                 tracing::debug!(?page_id, "page content unreadable: {e}");
                 w.complete = false;
             }
         }
-        w.walk_annotations(page_id, &resources)?;
+        w.walk_annotations(page_id, &resources, base)?;
     }
     let mut map = HashMap::new();
     for (id, a) in w.acc {
@@ -459,7 +472,12 @@ impl<'a> Walker<'a> {
 
     /// Annotation appearances are forms mapped onto the annotation's `/Rect`
     /// (PDF 32000-1 §12.5.5).
-    fn walk_annotations(&mut self, page_id: ObjectId, res: &[&'a Dictionary]) -> Result<()> {
+    fn walk_annotations(
+        &mut self,
+        page_id: ObjectId,
+        res: &[&'a Dictionary],
+        base: Matrix,
+    ) -> Result<()> {
         let doc = self.doc;
         let Ok(page) = doc.get_dictionary(page_id) else {
             return Ok(());
@@ -505,6 +523,7 @@ impl<'a> Walker<'a> {
                     let Some(ctm) = appearance_ctm(doc, s, rect) else {
                         continue;
                     };
+                    let ctm = ctm.then(&base);
                     // walk_form applies the form's /Matrix itself; pass the
                     // rectangle mapping only.
                     self.walk_form(sid, s, res, ctm, 0)?;
