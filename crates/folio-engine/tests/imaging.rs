@@ -518,3 +518,110 @@ fn hostile_and_encrypted_files_do_not_panic() {
         println!("{}: {} image action(s)", e.path.display(), actions.len());
     }
 }
+
+/// A page with one 200×200 CMYK image: four ink patches plus noise, so it
+/// counts as photographic and is re-encoded as a CMYK JPEG.
+fn cmyk_doc() -> Document {
+    let mut doc = Document::with_version("1.7");
+    let pages_id = doc.new_object_id();
+    let mut s = 99u32;
+    let mut data = Vec::with_capacity(200 * 200 * 4);
+    for y in 0..200u32 {
+        for x in 0..200u32 {
+            let patch: [u8; 4] = match (x < 100, y < 100) {
+                (true, true) => [200, 20, 20, 0],
+                (false, true) => [20, 200, 20, 0],
+                (true, false) => [20, 20, 200, 0],
+                (false, false) => [0, 0, 0, 120],
+            };
+            for v in patch {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                data.push((v as i32 + (s % 21) as i32 - 10).clamp(0, 255) as u8);
+            }
+        }
+    }
+    let mut img = Stream::new(
+        dictionary! {
+            "Type" => "XObject", "Subtype" => "Image", "Width" => 200, "Height" => 200,
+            "ColorSpace" => "DeviceCMYK", "BitsPerComponent" => 8,
+        },
+        data,
+    );
+    img.compress().unwrap();
+    let img_id = doc.add_object(img);
+    let content_id = doc.add_object(Stream::new(dictionary! {}, b"q 200 0 0 200 0 0 cm /Im Do Q".to_vec()));
+    let page_id = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id,
+        "MediaBox" => vec![0.into(), 0.into(), 200.into(), 200.into()],
+        "Contents" => content_id,
+        "Resources" => dictionary! { "XObject" => dictionary! { "Im" => img_id } },
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 }),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+    doc
+}
+
+/// Mean RGB of each quadrant of page 1 rendered by pdftoppm at 36 dpi.
+fn quadrant_colours(pdf: &[u8]) -> Vec<[f64; 3]> {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("c.pdf");
+    std::fs::write(&f, pdf).unwrap();
+    let st = Command::new("pdftoppm")
+        .args(["-r", "36", "-singlefile"])
+        .arg(&f)
+        .arg(dir.path().join("c"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let b = std::fs::read(dir.path().join("c.ppm")).unwrap();
+    let parts: Vec<&[u8]> = b.splitn(5, |c| c.is_ascii_whitespace()).collect();
+    let w: usize = std::str::from_utf8(parts[1]).unwrap().parse().unwrap();
+    let h: usize = std::str::from_utf8(parts[2]).unwrap().parse().unwrap();
+    let px = &parts[4][..w * h * 3];
+    let mut out = Vec::new();
+    // Page y grows downwards in the render: top row = image rows y ≥ 100.
+    for (qx, qy) in [(0, 1), (1, 1), (0, 0), (1, 0)] {
+        let mut sum = [0f64; 3];
+        let mut n = 0f64;
+        for y in (qy * h / 2 + 2)..((qy + 1) * h / 2 - 2) {
+            for x in (qx * w / 2 + 2)..((qx + 1) * w / 2 - 2) {
+                for c in 0..3 {
+                    sum[c] += px[(y * w + x) * 3 + c] as f64;
+                }
+                n += 1.0;
+            }
+        }
+        out.push(sum.map(|v| v / n));
+    }
+    out
+}
+
+#[test]
+fn cmyk_jpeg_keeps_colours() {
+    let mut doc = cmyk_doc();
+    let mut before = Vec::new();
+    doc.save_to(&mut before).unwrap();
+    let actions = recompress_images(&mut doc, &ImagePolicy::balanced(), &Ctx::default()).unwrap();
+    assert_eq!(actions.len(), 1);
+    assert_eq!(actions[0].action, Action::Jpeg, "{:?}", actions[0]);
+    let img = doc.get_object(actions[0].id).unwrap().as_stream().unwrap();
+    assert_eq!(img.dict.get(b"Filter").unwrap().as_name().unwrap(), b"DCTDecode");
+    assert!(img.dict.get(b"Decode").is_err(), "samples are true ink values");
+    let mut after = Vec::new();
+    doc.save_to(&mut after).unwrap();
+    support::qpdf_check(&after).unwrap();
+    let (a, b) = (quadrant_colours(&before), quadrant_colours(&after));
+    for (qa, qb) in a.iter().zip(&b) {
+        for c in 0..3 {
+            assert!((qa[c] - qb[c]).abs() < 8.0, "before {a:?}\nafter {b:?}");
+        }
+    }
+    // The four patches really differ (an inverted image would not match).
+    assert!((a[0][0] - a[1][0]).abs() > 50.0, "{a:?}");
+}

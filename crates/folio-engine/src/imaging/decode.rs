@@ -860,6 +860,38 @@ mod tests {
     }
 
     #[test]
+    fn adobe_inverted_cmyk_jpeg_is_normalised_by_decode() {
+        // Photoshop-style CMYK JPEG: stored samples are 255 − ink, and the
+        // PDF says so with /Decode [1 0 1 0 1 0 1 0].
+        let ink = [30u8, 160, 90, 10];
+        let stored: Vec<u8> = (0..64 * 64).flat_map(|_| ink.map(|v| 255 - v)).collect();
+        let px = super::super::decode::Pixels {
+            width: 64,
+            height: 64,
+            model: ColorModel::Cmyk,
+            data: stored,
+        };
+        let jpg = super::super::encode::encode_jpeg(&px, 95).unwrap();
+        let d = doc();
+        let inv: Vec<Object> = (0..4).flat_map(|_| [1.into(), 0.into()]).collect();
+        let s = image(
+            dictionary! {
+                "Subtype" => "Image", "Width" => 64, "Height" => 64,
+                "ColorSpace" => "DeviceCMYK", "BitsPerComponent" => 8,
+                "Filter" => "DCTDecode", "Decode" => inv,
+            },
+            jpg,
+        );
+        let img = pixels(decode(&d, &s));
+        assert_eq!(img.source, SourceCodec::Jpeg);
+        for p in img.pixels.data.chunks_exact(4) {
+            for (got, want) in p.iter().zip(ink) {
+                assert!((*got as i32 - want as i32).abs() <= 3, "{p:?} vs {ink:?}");
+            }
+        }
+    }
+
+    #[test]
     fn ycck_conversion_of_neutral_gray() {
         // Y=255 (white in RGB) with neutral chroma → no CMY ink.
         let mut px = vec![255, 128, 128, 40];

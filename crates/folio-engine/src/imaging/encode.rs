@@ -83,7 +83,12 @@ const SAMPLE_TARGET: usize = 65_536;
 /// distinct colours (≤ 256 means a palette image) and the share of sampled
 /// pixels equal to their right neighbour (flat areas are typical of
 /// screenshots and diagrams, rare in photos and scans).
-pub fn classify(px: &Pixels) -> ContentKind {
+///
+/// `limited` says the colour count says little by itself: gray images have
+/// at most 256 levels and palette images at most 256 entries, photos
+/// included. Then only a handful of colours means a graphic, and flatness
+/// decides the rest.
+pub fn classify(px: &Pixels, limited: bool) -> ContentKind {
     let ch = px.model.channels();
     let (w, h) = (px.width as usize, px.height as usize);
     if w < 2 || h == 0 {
@@ -110,9 +115,10 @@ pub fn classify(px: &Pixels) -> ContentKind {
         }
     }
     let flat = equal as f64 / pairs.max(1) as f64;
-    if colors.len() <= 256 {
+    let few = if limited { 16 } else { 256 };
+    if colors.len() <= few {
         ContentKind::Graphic
-    } else if colors.len() > 1024 && flat < 0.25 {
+    } else if (limited || colors.len() > 1024) && flat < 0.25 {
         ContentKind::Photo
     } else if flat > 0.7 {
         ContentKind::Graphic
@@ -304,20 +310,31 @@ mod tests {
     #[test]
     fn classification() {
         let photo = gradient(300, 200, ColorModel::Rgb);
-        assert_eq!(classify(&photo), ContentKind::Photo);
+        assert_eq!(classify(&photo, false), ContentKind::Photo);
         let mut flat = Pixels {
             width: 300,
             height: 200,
             model: ColorModel::Rgb,
             data: vec![255; 300 * 200 * 3],
         };
-        assert_eq!(classify(&flat), ContentKind::Graphic);
+        assert_eq!(classify(&flat, false), ContentKind::Graphic);
         // A few hundred colours in big flat blocks: still a graphic.
         for (i, p) in flat.data.chunks_exact_mut(3).enumerate() {
             let block = (i % 300) / 10 + (i / 300 / 10) * 30;
             p[0] = (block % 256) as u8;
             p[1] = (block / 256 * 40) as u8;
         }
-        assert_eq!(classify(&flat), ContentKind::Graphic);
+        assert_eq!(classify(&flat, false), ContentKind::Graphic);
+        // A gray photo has ≤ 256 levels yet is a photo.
+        let mut gray = gradient(300, 200, ColorModel::Gray);
+        let mut s = 7u32;
+        for v in &mut gray.data {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            *v = v.wrapping_add((s % 24) as u8);
+        }
+        assert_eq!(classify(&gray, true), ContentKind::Photo);
+        assert_eq!(classify(&gray, false), ContentKind::Graphic);
     }
 }

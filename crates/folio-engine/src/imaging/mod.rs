@@ -402,11 +402,15 @@ fn process_one(
         pixels,
         color_space,
         source,
+        was_indexed,
         ..
     } = img;
     let kind = match source {
         SourceCodec::Jpeg => ContentKind::Photo,
-        SourceCodec::Lossless => encode::classify(&pixels),
+        SourceCodec::Lossless => {
+            let limited = was_indexed || pixels.model == decode::ColorModel::Gray;
+            encode::classify(&pixels, limited)
+        }
     };
     let pixels = if resized {
         let filter = if kind == ContentKind::Graphic {
