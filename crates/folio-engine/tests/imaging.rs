@@ -16,12 +16,17 @@ use folio_engine::{Ctx, document};
 use lopdf::{Document, Object, ObjectId, Stream, dictionary};
 
 fn pdf_path(name: &str) -> PathBuf {
-    support::corpus().expect("corpus").join("dev/pdf").join(name)
+    support::corpus()
+        .expect("corpus")
+        .join("dev/pdf")
+        .join(name)
 }
 
 fn load(name: &str) -> Document {
     let bytes = std::fs::read(pdf_path(name)).expect("read corpus file");
-    document::open(&bytes, None, &Ctx::default()).expect("open").doc
+    document::open(&bytes, None, &Ctx::default())
+        .expect("open")
+        .doc
 }
 
 /// `pdfimages -list`: object number → smallest (x-ppi, y-ppi) over its uses.
@@ -151,7 +156,9 @@ fn synthetic_doc() -> (Document, ObjectId) {
     });
     doc.objects.insert(
         pages_id,
-        Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 }),
+        Object::Dictionary(
+            dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 },
+        ),
     );
     let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
     doc.trailer.set("Root", catalog);
@@ -176,8 +183,10 @@ fn synthetic_form_pattern_and_loop() {
 #[test]
 fn depth_limit_marks_placement_incomplete() {
     let (doc, img_id) = synthetic_doc();
-    let mut limits = folio_engine::Limits::default();
-    limits.max_depth = 1;
+    let limits = folio_engine::Limits {
+        max_depth: 1,
+        ..Default::default()
+    };
     let p = placements(&doc, &Ctx::new(limits)).unwrap();
     assert!(!p.complete, "forms inside forms exceed depth 1");
     // The direct draw is still seen.
@@ -215,7 +224,12 @@ fn pdfimages_png(pdf: &Path, page: u32, dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(&format!("p{page}-")))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&format!("p{page}-"))
+        })
         .collect();
     v.sort();
     v
@@ -223,7 +237,10 @@ fn pdfimages_png(pdf: &Path, page: u32, dir: &Path) -> Vec<PathBuf> {
 
 fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (*x as i32 - *y as i32).unsigned_abs() as u64).sum::<u64>() as f64
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as i32 - *y as i32).unsigned_abs() as u64)
+        .sum::<u64>() as f64
         / a.len() as f64
 }
 
@@ -244,12 +261,22 @@ fn decode_matches_pdfimages() {
     // (p5), Flate RGB with an SMask (p6).
     let path = pdf_path("ocrmypdf__multipage.pdf");
     let doc = load("ocrmypdf__multipage.pdf");
-    for (page, obj, exact) in [(1, 35, false), (3, 62, true), (4, 54, false), (5, 42, true), (6, 43, true)] {
+    for (page, obj, exact) in [
+        (1, 35, false),
+        (3, 62, true),
+        (4, 54, false),
+        (5, 42, true),
+        (6, 43, true),
+    ] {
         let img = decoded(&doc, obj);
         let pngs = pdfimages_png(&path, page, dir.path());
         let (w, h, ch, data) = read_png(&pngs[0]);
         assert_eq!(
-            (img.pixels.width, img.pixels.height, img.pixels.model.channels()),
+            (
+                img.pixels.width,
+                img.pixels.height,
+                img.pixels.model.channels()
+            ),
             (w, h, ch),
             "page {page}"
         );
@@ -272,7 +299,10 @@ fn decode_matches_pdfimages() {
     }
     // ICC colour space is kept as the same reference.
     let s = doc.get_object((35, 0)).unwrap().as_stream().unwrap();
-    assert_eq!(&decoded(&doc, 35).color_space, s.dict.get(b"ColorSpace").unwrap());
+    assert_eq!(
+        &decoded(&doc, 35).color_space,
+        s.dict.get(b"ColorSpace").unwrap()
+    );
 }
 
 #[test]
@@ -295,7 +325,10 @@ fn decode_indexed_cmyk() {
     let entries: std::collections::HashSet<&[u8]> = pal.chunks_exact(4).collect();
     assert!(img.pixels.data.chunks_exact(4).all(|p| entries.contains(p)));
     let distinct: std::collections::HashSet<&[u8]> = img.pixels.data.chunks_exact(4).collect();
-    assert!(distinct.len() > 16, "a real picture uses many palette entries");
+    assert!(
+        distinct.len() > 16,
+        "a real picture uses many palette entries"
+    );
 }
 
 /// Read a binary PGM (P5) as written by `pdftoppm -gray`.
@@ -368,9 +401,14 @@ fn min_page_ssim(before: &[u8], after: &[u8]) -> f64 {
     min
 }
 
-fn recompress_file(name: &str, policy: &ImagePolicy) -> (usize, usize, f64, Vec<folio_engine::imaging::ImageAction>) {
+fn recompress_file(
+    name: &str,
+    policy: &ImagePolicy,
+) -> (usize, usize, f64, Vec<folio_engine::imaging::ImageAction>) {
     let original = std::fs::read(pdf_path(name)).unwrap();
-    let mut doc = document::open(&original, None, &Ctx::default()).unwrap().doc;
+    let mut doc = document::open(&original, None, &Ctx::default())
+        .unwrap()
+        .doc;
     let actions = recompress_images(&mut doc, policy, &Ctx::default()).unwrap();
     let mut out = Vec::new();
     doc.save_to(&mut out).unwrap();
@@ -379,7 +417,9 @@ fn recompress_file(name: &str, policy: &ImagePolicy) -> (usize, usize, f64, Vec<
     // drops it on load (qpdf reconstructs it): compare with lopdf's plain
     // round trip there, so the figure measures what imaging changed.
     let reference = if name == "pdfjs__issue7229.pdf" {
-        let mut plain = document::open(&original, None, &Ctx::default()).unwrap().doc;
+        let mut plain = document::open(&original, None, &Ctx::default())
+            .unwrap()
+            .doc;
         let mut v = Vec::new();
         plain.save_to(&mut v).unwrap();
         v
@@ -400,7 +440,10 @@ fn recompress_image_heavy_files() {
         ("pysample__cmyk-image.pdf", 1.0),
         ("ocrmypdf__multipage.pdf", 0.9),
     ] {
-        for (level, policy) in [("balanced", ImagePolicy::balanced()), ("strong", ImagePolicy::strong())] {
+        for (level, policy) in [
+            ("balanced", ImagePolicy::balanced()),
+            ("strong", ImagePolicy::strong()),
+        ] {
             let (before, after, s, actions) = recompress_file(name, &policy);
             println!(
                 "{name} {level}: {before} -> {after} bytes ({:.1}%), min page SSIM {s:.4}",
@@ -409,8 +452,16 @@ fn recompress_image_heavy_files() {
             for a in &actions {
                 println!(
                     "    {:?} {}x{} -> {}x{} {} -> {} ppi {:?} -> {:?} {:?}",
-                    a.id, a.width, a.height, a.new_width, a.new_height, a.before_bytes, a.after_bytes,
-                    a.ppi_before.map(|v| v.round()), a.ppi_after.map(|v| v.round()), a.action
+                    a.id,
+                    a.width,
+                    a.height,
+                    a.new_width,
+                    a.new_height,
+                    a.before_bytes,
+                    a.after_bytes,
+                    a.ppi_before.map(|v| v.round()),
+                    a.ppi_after.map(|v| v.round()),
+                    a.action
                 );
             }
             assert!(s >= 0.9, "{name} {level}: SSIM {s}");
@@ -441,7 +492,10 @@ fn recompress_honours_placement_and_threshold() {
     policy.target_ppi = 9.0;
     let actions = recompress_images(&mut doc, &policy, &Ctx::default()).unwrap();
     let a = actions.iter().find(|a| a.id == img_id).unwrap();
-    assert!(matches!(a.action, Action::DownsampledFlate | Action::DownsampledJpeg), "{a:?}");
+    assert!(
+        matches!(a.action, Action::DownsampledFlate | Action::DownsampledJpeg),
+        "{a:?}"
+    );
     assert_eq!((a.new_width, a.new_height), (60, 23), "{a:?}");
     let s = doc.get_object(img_id).unwrap().as_stream().unwrap();
     assert_eq!(s.dict.get(b"Width").unwrap().as_i64().unwrap(), 60);
@@ -454,7 +508,11 @@ fn duplicate_images_are_merged() {
     let copy = doc.get_object(img_id).unwrap().clone();
     let copy_id = doc.add_object(copy);
     let page = doc.get_pages()[&1];
-    let res = doc.get_dictionary_mut(page).unwrap().get_mut(b"Resources").unwrap();
+    let res = doc
+        .get_dictionary_mut(page)
+        .unwrap()
+        .get_mut(b"Resources")
+        .unwrap();
     res.as_dict_mut()
         .unwrap()
         .get_mut(b"XObject")
@@ -463,11 +521,19 @@ fn duplicate_images_are_merged() {
         .unwrap()
         .set("Copy", copy_id);
     let actions = recompress_images(&mut doc, &ImagePolicy::balanced(), &Ctx::default()).unwrap();
-    assert!(actions
-        .iter()
-        .any(|a| a.id == copy_id && a.action == Action::Deduplicated { into: img_id }));
+    assert!(
+        actions
+            .iter()
+            .any(|a| a.id == copy_id && a.action == Action::Deduplicated { into: img_id })
+    );
     assert!(doc.get_object(copy_id).is_err(), "duplicate removed");
-    let res = doc.get_dictionary(page).unwrap().get(b"Resources").unwrap().as_dict().unwrap();
+    let res = doc
+        .get_dictionary(page)
+        .unwrap()
+        .get(b"Resources")
+        .unwrap()
+        .as_dict()
+        .unwrap();
     let xo = res.get(b"XObject").unwrap().as_dict().unwrap();
     assert_eq!(xo.get(b"Copy").unwrap().as_reference().unwrap(), img_id);
 }
@@ -551,7 +617,10 @@ fn cmyk_doc() -> Document {
     );
     img.compress().unwrap();
     let img_id = doc.add_object(img);
-    let content_id = doc.add_object(Stream::new(dictionary! {}, b"q 200 0 0 200 0 0 cm /Im Do Q".to_vec()));
+    let content_id = doc.add_object(Stream::new(
+        dictionary! {},
+        b"q 200 0 0 200 0 0 cm /Im Do Q".to_vec(),
+    ));
     let page_id = doc.add_object(dictionary! {
         "Type" => "Page", "Parent" => pages_id,
         "MediaBox" => vec![0.into(), 0.into(), 200.into(), 200.into()],
@@ -560,7 +629,9 @@ fn cmyk_doc() -> Document {
     });
     doc.objects.insert(
         pages_id,
-        Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 }),
+        Object::Dictionary(
+            dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 },
+        ),
     );
     let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
     doc.trailer.set("Root", catalog);
@@ -611,8 +682,14 @@ fn cmyk_jpeg_keeps_colours() {
     assert_eq!(actions.len(), 1);
     assert_eq!(actions[0].action, Action::Jpeg, "{:?}", actions[0]);
     let img = doc.get_object(actions[0].id).unwrap().as_stream().unwrap();
-    assert_eq!(img.dict.get(b"Filter").unwrap().as_name().unwrap(), b"DCTDecode");
-    assert!(img.dict.get(b"Decode").is_err(), "samples are true ink values");
+    assert_eq!(
+        img.dict.get(b"Filter").unwrap().as_name().unwrap(),
+        b"DCTDecode"
+    );
+    assert!(
+        img.dict.get(b"Decode").is_err(),
+        "samples are true ink values"
+    );
     let mut after = Vec::new();
     doc.save_to(&mut after).unwrap();
     support::qpdf_check(&after).unwrap();

@@ -302,7 +302,12 @@ fn decode_prefix(
     let mut d = Dictionary::new();
     d.set(
         "Filter",
-        Object::Array(prefix.iter().map(|(f, _)| Object::Name(f.to_vec())).collect()),
+        Object::Array(
+            prefix
+                .iter()
+                .map(|(f, _)| Object::Name(f.to_vec()))
+                .collect(),
+        ),
     );
     d.set(
         "DecodeParms",
@@ -384,10 +389,7 @@ pub fn decode_image(doc: &Document, stream: &Stream, ctx: &Ctx) -> Result<Decode
         .iter()
         .find(|(f, _)| !GENERIC.contains(f))
     {
-        return keep(format!(
-            "unsupported filter {}",
-            String::from_utf8_lossy(f)
-        ));
+        return keep(format!("unsupported filter {}", String::from_utf8_lossy(f)));
     }
     if get(doc, dict, b"F").is_some() {
         return keep("external stream data");
@@ -444,7 +446,10 @@ pub fn decode_image(doc: &Document, stream: &Stream, ctx: &Ctx) -> Result<Decode
             };
             // Producers pad streams a little; anything far beyond what the
             // image can hold is refused rather than inflated.
-            let limit = need.saturating_add(need / 16).saturating_add(65_536).min(max_stream);
+            let limit = need
+                .saturating_add(need / 16)
+                .saturating_add(65_536)
+                .min(max_stream);
             let data = match decode_prefix(doc, stream, &chain, n_generic, limit) {
                 Ok(b) => b,
                 Err(reason) => return keep(reason),
@@ -650,7 +655,8 @@ fn decode_jpeg(
             .set_max_width(u16::MAX as usize)
             .set_max_height(u16::MAX as usize);
         let mut dec = JpegDecoder::new_with_options(ZCursor::new(data), opts);
-        dec.decode_headers().map_err(|e| format!("bad JPEG: {e:?}"))?;
+        dec.decode_headers()
+            .map_err(|e| format!("bad JPEG: {e:?}"))?;
         let info = dec.info().ok_or("bad JPEG header")?;
         let (jw, jh) = (info.width as u32, info.height as u32);
         if (jw as u64) * (jh as u64) > max_pixels {

@@ -189,7 +189,11 @@ pub fn png_predict(data: &[u8], stride: usize, bpp: usize, height: usize) -> Vec
             cand[3][i] = x.wrapping_sub(((a as u16 + b as u16) / 2) as u8);
             cand[4][i] = x.wrapping_sub(paeth(a, b, c));
         }
-        let score = |v: &[u8]| v.iter().map(|&b| (b as i8).unsigned_abs() as u64).sum::<u64>();
+        let score = |v: &[u8]| {
+            v.iter()
+                .map(|&b| (b as i8).unsigned_abs() as u64)
+                .sum::<u64>()
+        };
         let (best, _) = cand
             .iter()
             .enumerate()
@@ -261,7 +265,8 @@ mod tests {
                     s ^= s << 13;
                     s ^= s >> 17;
                     s ^= s << 5;
-                    let v = (x * 255 / w.max(1)) as i32 + (y * 97 / h.max(1)) as i32 + c as i32 * 20;
+                    let v =
+                        (x * 255 / w.max(1)) as i32 + (y * 97 / h.max(1)) as i32 + c as i32 * 20;
                     data.push((v + (s % 9) as i32 - 4).clamp(0, 255) as u8);
                 }
             }
@@ -290,7 +295,8 @@ mod tests {
         for model in [ColorModel::Gray, ColorModel::Rgb, ColorModel::Cmyk] {
             let px = gradient(64, 40, model);
             let jpg = encode_jpeg(&px, 75).unwrap();
-            let mut dec = zune_jpeg::JpegDecoder::new(zune_jpeg::zune_core::bytestream::ZCursor::new(&jpg));
+            let mut dec =
+                zune_jpeg::JpegDecoder::new(zune_jpeg::zune_core::bytestream::ZCursor::new(&jpg));
             dec.decode_headers().unwrap();
             let info = dec.info().unwrap();
             assert_eq!((info.width, info.height), (64, 40));

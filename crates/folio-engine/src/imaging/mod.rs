@@ -157,7 +157,10 @@ impl ImageAction {
 
     /// True when the stream was replaced (re-encoded or resampled).
     pub fn changed(&self) -> bool {
-        !matches!(self.action, Action::Kept { .. } | Action::Deduplicated { .. })
+        !matches!(
+            self.action,
+            Action::Kept { .. } | Action::Deduplicated { .. }
+        )
     }
 }
 
@@ -363,10 +366,12 @@ fn process_one(
     ctx: &Ctx,
 ) -> Result<Outcome> {
     ctx.check()?;
-    let kept = |action| Ok(Outcome {
-        action,
-        replacement: None,
-    });
+    let kept = |action| {
+        Ok(Outcome {
+            action,
+            replacement: None,
+        })
+    };
     let Ok(Object::Stream(stream)) = doc.get_object(id) else {
         return kept(ImageAction::kept(id, 0, 0, 0, None, "not a stream"));
     };
@@ -434,13 +439,17 @@ fn process_one(
     // Resample the soft mask along with the image when it is ours alone.
     let mut mask_before = 0u64;
     let mut new_mask: Option<(ObjectId, Stream)> = None;
-    if resized && let Some(mid) = owned_mask {
-        if let Some((mb, ms)) = resample_mask(doc, mid, w, h, nw, nh, ctx)? {
-            mask_before = mb;
-            new_mask = Some((mid, ms));
-        }
+    if resized
+        && let Some(mid) = owned_mask
+        && let Some((mb, ms)) = resample_mask(doc, mid, w, h, nw, nh, ctx)?
+    {
+        mask_before = mb;
+        new_mask = Some((mid, ms));
     }
-    let mask_after = new_mask.as_ref().map(|(_, s)| s.content.len() as u64).unwrap_or(0);
+    let mask_after = new_mask
+        .as_ref()
+        .map(|(_, s)| s.content.len() as u64)
+        .unwrap_or(0);
     let after = enc.bytes.len() as u64 + mask_after;
     let before_total = before + mask_before;
     let needed = if source == SourceCodec::Jpeg && !resized {
@@ -504,7 +513,11 @@ fn encode_best(px: &Pixels, kind: ContentKind, policy: &ImagePolicy) -> Option<E
         ContentKind::Photo => jpeg(),
         ContentKind::Graphic => flate(),
         ContentKind::Unclear => match (jpeg(), flate()) {
-            (Some(j), Some(f)) => Some(if j.bytes.len() * 2 <= f.bytes.len() { j } else { f }),
+            (Some(j), Some(f)) => Some(if j.bytes.len() * 2 <= f.bytes.len() {
+                j
+            } else {
+                f
+            }),
             (j, f) => j.or(f),
         },
     }
@@ -556,13 +569,7 @@ fn resample_mask(
 /// old encoding, plus size, colour space, 8 bpc and the new filter. `/SMask`,
 /// `/Mask` (stencil), `/Intent`, `/Interpolate`, `/Matte`, `/OC`, metadata
 /// and structure keys are kept.
-fn build_stream(
-    old: &Dictionary,
-    w: u32,
-    h: u32,
-    color_space: Object,
-    enc: &Encoded,
-) -> Stream {
+fn build_stream(old: &Dictionary, w: u32, h: u32, color_space: Object, enc: &Encoded) -> Stream {
     let mut d = old.clone();
     for k in [
         &b"Length"[..],

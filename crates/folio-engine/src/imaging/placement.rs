@@ -219,8 +219,18 @@ pub fn placements(doc: &Document, ctx: &Ctx) -> Result<Placements> {
 /// `/Width` and `/Height` of an image XObject.
 pub fn image_size(doc: &Document, id: ObjectId) -> Option<(u32, u32)> {
     let dict = &doc.get_object(id).ok()?.as_stream().ok()?.dict;
-    let w = dict.get(b"Width").ok().and_then(|o| resolve(doc, o))?.as_i64().ok()?;
-    let h = dict.get(b"Height").ok().and_then(|o| resolve(doc, o))?.as_i64().ok()?;
+    let w = dict
+        .get(b"Width")
+        .ok()
+        .and_then(|o| resolve(doc, o))?
+        .as_i64()
+        .ok()?;
+    let h = dict
+        .get(b"Height")
+        .ok()
+        .and_then(|o| resolve(doc, o))?
+        .as_i64()
+        .ok()?;
     Some((u32::try_from(w).ok()?, u32::try_from(h).ok()?))
 }
 
@@ -251,7 +261,11 @@ impl<'a> Walker<'a> {
     /// Resources for a form/pattern: its own, else inherited from the caller
     /// (old PDFs omit them in forms).
     fn child_resources(&self, dict: &'a Dictionary, parent: &[&'a Dictionary]) -> Resources<'a> {
-        match dict.get(b"Resources").ok().and_then(|o| resolve_dict(self.doc, o)) {
+        match dict
+            .get(b"Resources")
+            .ok()
+            .and_then(|o| resolve_dict(self.doc, o))
+        {
             Some(r) => vec![r],
             None => parent.to_vec(),
         }
@@ -281,6 +295,7 @@ impl<'a> Walker<'a> {
     ) -> Result<()> {
         let mut ctm = start;
         let mut stack: Vec<Matrix> = Vec::new();
+        let mut overflow = 0u32;
         for op in Content::decode_iter(content) {
             let op = match op {
                 Ok(op) => op,
@@ -295,34 +310,31 @@ impl<'a> Walker<'a> {
                 return Ok(());
             }
             self.ops_left -= 1;
-            if self.ops_left % 65_536 == 0 {
+            if self.ops_left.is_multiple_of(65_536) {
                 self.ctx.check()?;
             }
             match op.operator.as_str() {
-                "q" => {
-                    // Viewers cap the graphics-state stack; unbounded pushes are hostile.
-                    if stack.len() < 4096 {
-                        stack.push(ctm);
-                    }
-                }
+                // Viewers cap the graphics-state stack; past the cap we only
+                // count, so the matching Q's still pair up.
+                "q" if stack.len() < 4096 => stack.push(ctm),
+                "q" => overflow += 1,
+                "Q" if overflow > 0 => overflow -= 1,
                 "Q" => {
                     if let Some(m) = stack.pop() {
                         ctm = m;
                     }
                 }
-                "cm" => {
-                    if op.operands.len() == 6 {
-                        let mut m = [0.0; 6];
-                        let mut ok = true;
-                        for (slot, o) in m.iter_mut().zip(&op.operands) {
-                            match number(o) {
-                                Some(v) if v.is_finite() => *slot = v,
-                                _ => ok = false,
-                            }
+                "cm" if op.operands.len() == 6 => {
+                    let mut m = [0.0; 6];
+                    let mut ok = true;
+                    for (slot, o) in m.iter_mut().zip(&op.operands) {
+                        match number(o) {
+                            Some(v) if v.is_finite() => *slot = v,
+                            _ => ok = false,
                         }
-                        if ok {
-                            ctm = Matrix(m).then(&ctm);
-                        }
+                    }
+                    if ok {
+                        ctm = Matrix(m).then(&ctm);
                     }
                 }
                 "Do" => {
@@ -397,7 +409,8 @@ impl<'a> Walker<'a> {
             // A form drawing itself: viewers stop there as well.
             return Ok(());
         }
-        let m = Matrix::from_object(self.doc, s.dict.get(b"Matrix").ok()).unwrap_or(Matrix::IDENTITY);
+        let m =
+            Matrix::from_object(self.doc, s.dict.get(b"Matrix").ok()).unwrap_or(Matrix::IDENTITY);
         let inner = m.then(&ctm);
         let child = self.child_resources(&s.dict, res);
         if let Some(content) = self.stream_content(s) {
@@ -454,7 +467,10 @@ impl<'a> Walker<'a> {
         depth: u32,
     ) -> Result<()> {
         let doc = self.doc;
-        let Some(gs) = self.lookup(res, b"ExtGState", name).and_then(|o| resolve_dict(doc, o)) else {
+        let Some(gs) = self
+            .lookup(res, b"ExtGState", name)
+            .and_then(|o| resolve_dict(doc, o))
+        else {
             return Ok(());
         };
         let Some(smask) = gs.get(b"SMask").ok().and_then(|o| resolve_dict(doc, o)) else {

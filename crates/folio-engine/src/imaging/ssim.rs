@@ -217,7 +217,8 @@ mod tests {
             GrayImage::new(32, 32, &b).unwrap(),
         )
         .unwrap();
-        let expect = (2.0 * 100.0 * 150.0 + C1 as f64) / (100.0f64.powi(2) + 150.0f64.powi(2) + C1 as f64);
+        let expect =
+            (2.0 * 100.0 * 150.0 + C1 as f64) / (100.0f64.powi(2) + 150.0f64.powi(2) + C1 as f64);
         assert!((s - expect).abs() < 1e-4, "{s} vs {expect}");
         // Inverted structure scores far below a mild change.
         let p = pattern(32, 32);
@@ -234,11 +235,13 @@ mod tests {
     fn sizes_must_match_unless_resized() {
         let a = pattern(40, 30);
         let b = pattern(41, 30);
-        assert!(ssim(
-            GrayImage::new(40, 30, &a).unwrap(),
-            GrayImage::new(41, 30, &b).unwrap()
-        )
-        .is_none());
+        assert!(
+            ssim(
+                GrayImage::new(40, 30, &a).unwrap(),
+                GrayImage::new(41, 30, &b).unwrap()
+            )
+            .is_none()
+        );
         let s = ssim_any_size(
             GrayImage::new(40, 30, &a).unwrap(),
             GrayImage::new(41, 30, &b).unwrap(),
@@ -250,7 +253,10 @@ mod tests {
 
     #[test]
     fn gray_conversion() {
-        assert_eq!(to_gray(&[255, 255, 255, 255, 0, 0, 0, 255], 4), vec![255, 0]);
+        assert_eq!(
+            to_gray(&[255, 255, 255, 255, 0, 0, 0, 255], 4),
+            vec![255, 0]
+        );
         assert_eq!(to_gray(&[255, 0, 0], 3), vec![76]);
     }
 }
