@@ -306,6 +306,21 @@ fn decode_matches_pdfimages() {
 }
 
 #[test]
+fn decode_jpx_matches_pdfimages() {
+    // A 1500×1125 JPEG 2000 RGB photo (poppler decodes it with openjpeg).
+    let dir = tempfile::tempdir().unwrap();
+    let path = pdf_path("pdfjs__issue5567.pdf");
+    let doc = load("pdfjs__issue5567.pdf");
+    let img = decoded(&doc, 11);
+    assert_eq!(img.source, folio_engine::imaging::decode::SourceCodec::Jpx);
+    let pngs = pdfimages_png(&path, 1, dir.path());
+    let (w, h, ch, data) = read_png(&pngs[0]);
+    assert_eq!((img.pixels.width, img.pixels.height, img.pixels.model.channels()), (w, h, ch));
+    let d = mean_abs_diff(&img.pixels.data, &data);
+    assert!(d < 2.0, "mean difference {d}");
+}
+
+#[test]
 fn decode_indexed_cmyk() {
     // 756×1008 Indexed over DeviceCMYK: expands to 4 channels, every pixel
     // one of the palette's entries, base colour space written back.
@@ -439,6 +454,7 @@ fn recompress_image_heavy_files() {
         ("pdfjs__issue7229.pdf", 0.8),
         ("pysample__cmyk-image.pdf", 1.0),
         ("ocrmypdf__multipage.pdf", 0.9),
+        ("pdfjs__issue5567.pdf", 0.3),
     ] {
         for (level, policy) in [
             ("balanced", ImagePolicy::balanced()),

@@ -14,7 +14,8 @@
 //! `max_image_pixels` from the dictionary and again from the JPEG header, and
 //! decompression stops at the size the image can possibly need.
 //!
-//! Anything we cannot decode faithfully (JPX, JBIG2, CCITT, bi-level images,
+//! JPEG 2000 goes through hayro-jpeg2000 (the decoder hayro itself uses).
+//! Anything we cannot decode faithfully (JBIG2, CCITT, bi-level images,
 //! image masks, colour-key masks, Lab, unusual filters, truncated data) is
 //! reported as [`Decoded::Keep`] with a reason: the caller keeps the original.
 
@@ -75,6 +76,8 @@ impl Pixels {
 pub enum SourceCodec {
     /// DCTDecode: already lossy.
     Jpeg,
+    /// JPXDecode (JPEG 2000): usually lossy; re-encoded like a JPEG source.
+    Jpx,
     /// Flate/LZW/RunLength/uncompressed: exact samples.
     Lossless,
 }
@@ -375,7 +378,7 @@ pub fn decode_image(doc: &Document, stream: &Stream, ctx: &Ctx) -> Result<Decode
     let (last, _) = chain.last().copied().unwrap_or((b"", None));
     let image_codec = match last {
         b"DCTDecode" | b"DCT" => Some(SourceCodec::Jpeg),
-        b"JPXDecode" => return keep("JPEG 2000 image"),
+        b"JPXDecode" => Some(SourceCodec::Jpx),
         b"JBIG2Decode" => return keep("JBIG2 image"),
         b"CCITTFaxDecode" | b"CCF" => return keep("CCITT fax image"),
         _ => None,
@@ -393,6 +396,9 @@ pub fn decode_image(doc: &Document, stream: &Stream, ctx: &Ctx) -> Result<Decode
     }
     if get(doc, dict, b"F").is_some() {
         return keep("external stream data");
+    }
+    if image_codec == Some(SourceCodec::Jpx) {
+        return decode_jpx_image(doc, stream, &chain, n_generic, w, h, ctx);
     }
     let Some(cs_obj) = dict.get(b"ColorSpace").ok() else {
         return keep("no /ColorSpace");
@@ -474,6 +480,111 @@ pub fn decode_image(doc: &Document, stream: &Stream, ctx: &Ctx) -> Result<Decode
         source,
         bits_per_component: bpc,
         was_indexed: cs.indexed.is_some(),
+    }))
+}
+
+/// JPEG 2000 decodes to more memory per pixel than the final 8-bit buffer
+/// (f32 planes), and hayro-jpeg2000 aborts on failed allocations: cap it
+/// below the general pixel limit.
+const JPX_MAX_PIXELS: u64 = 64_000_000;
+
+/// JPXDecode: the codestream carries its own colour space and bit depth;
+/// `/Decode` is ignored for JPX images (PDF 32000-1 §8.9.5).
+fn decode_jpx_image(
+    doc: &Document,
+    stream: &Stream,
+    chain: &[(&[u8], Option<&Dictionary>)],
+    n_generic: usize,
+    w: u32,
+    h: u32,
+    ctx: &Ctx,
+) -> Result<Decoded> {
+    let dict = &stream.dict;
+    if (w as u64) * (h as u64) > JPX_MAX_PIXELS.min(ctx.limits.max_image_pixels) {
+        return keep("JPEG 2000 image above the decode limit");
+    }
+    if matches!(get(doc, dict, b"SMaskInData"), Some(Object::Integer(i)) if *i != 0) {
+        return keep("JPEG 2000 with its soft mask in the data");
+    }
+    // The PDF colour space, when given, overrides the codestream's.
+    let pdf_cs = match dict.get(b"ColorSpace").ok() {
+        Some(o) => match parse_color_space(doc, o, true) {
+            Ok(cs) if cs.indexed.is_none() => Some(cs),
+            Ok(_) => return keep("Indexed JPEG 2000"),
+            Err(reason) => return keep(reason),
+        },
+        None => None,
+    };
+    let max_stream = usize::try_from(ctx.limits.max_stream_bytes).unwrap_or(usize::MAX);
+    let data = match decode_prefix(doc, stream, chain, n_generic, max_stream) {
+        Ok(b) => b,
+        Err(reason) => return keep(reason),
+    };
+    ctx.check()?;
+    let max_pixels = JPX_MAX_PIXELS.min(ctx.limits.max_image_pixels);
+    let r = catch_unwind(AssertUnwindSafe(
+        || -> std::result::Result<(Vec<u8>, ColorModel), String> {
+            let settings = hayro_jpeg2000::DecodeSettings {
+                resolve_palette_indices: true,
+                strict: false,
+                target_resolution: None,
+            };
+            let img = hayro_jpeg2000::Image::new(&data, &settings)
+                .map_err(|e| format!("bad JPEG 2000: {e:?}"))?;
+            let (jw, jh) = (img.width(), img.height());
+            if (jw as u64) * (jh as u64) > max_pixels {
+                return Err("JPEG 2000 image above the decode limit".into());
+            }
+            if (jw, jh) != (w, h) {
+                return Err(format!("JPEG 2000 is {jw}×{jh}, dictionary says {w}×{h}"));
+            }
+            if img.has_alpha() {
+                return Err("JPEG 2000 with alpha".into());
+            }
+            let n = img.color_space().num_channels() as usize;
+            let model = ColorModel::from_channels(n)
+                .ok_or_else(|| format!("JPEG 2000 with {n} channels"))?;
+            let mut dctx = hayro_jpeg2000::DecoderContext::default();
+            let decoded = img
+                .decode(&mut dctx)
+                .map_err(|e| format!("bad JPEG 2000 data: {e:?}"))?;
+            let px = decoded.data_u8();
+            if px.len() != (w as usize) * (h as usize) * n {
+                return Err("JPEG 2000 decoded to an unexpected size".into());
+            }
+            Ok((px, model))
+        },
+    ));
+    let (data, model) = match r {
+        Ok(Ok(v)) => v,
+        Ok(Err(reason)) => return keep(reason),
+        Err(_) => return keep("JPEG 2000 decoder failure"),
+    };
+    let color_space = match pdf_cs {
+        Some(cs) if cs.model == model => cs.object,
+        Some(_) => return keep("JPEG 2000 channels differ from /ColorSpace"),
+        // Without a PDF colour space the codestream's applies; its device
+        // equivalent is what viewers without ICC support show.
+        None => Object::Name(
+            match model {
+                ColorModel::Gray => &b"DeviceGray"[..],
+                ColorModel::Rgb => b"DeviceRGB",
+                ColorModel::Cmyk => b"DeviceCMYK",
+            }
+            .to_vec(),
+        ),
+    };
+    Ok(Decoded::Image(DecodedImage {
+        pixels: Pixels {
+            width: w,
+            height: h,
+            model,
+            data,
+        },
+        color_space,
+        source: SourceCodec::Jpx,
+        bits_per_component: 8,
+        was_indexed: false,
     }))
 }
 
@@ -828,7 +939,12 @@ mod tests {
             (
                 dictionary! { "Subtype" => "Image", "Width" => 8, "Height" => 1,
                 "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8, "Filter" => "JPXDecode" },
-                "JPEG 2000",
+                "bad JPEG 2000",
+            ),
+            (
+                dictionary! { "Subtype" => "Image", "Width" => 8, "Height" => 1,
+                "ColorSpace" => "DeviceGray", "BitsPerComponent" => 1, "Filter" => "CCITTFaxDecode" },
+                "CCITT",
             ),
             (
                 dictionary! { "Subtype" => "Image", "Width" => 8, "Height" => 8,

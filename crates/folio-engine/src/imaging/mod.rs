@@ -412,7 +412,7 @@ fn process_one(
     } = img;
     let kind = match source {
         SourceCodec::Jpeg => ContentKind::Photo,
-        SourceCodec::Lossless => {
+        SourceCodec::Lossless | SourceCodec::Jpx => {
             let limited = was_indexed || pixels.model == decode::ColorModel::Gray;
             encode::classify(&pixels, limited)
         }
@@ -452,13 +452,14 @@ fn process_one(
         .unwrap_or(0);
     let after = enc.bytes.len() as u64 + mask_after;
     let before_total = before + mask_before;
-    let needed = if source == SourceCodec::Jpeg && !resized {
+    let lossy_source = matches!(source, SourceCodec::Jpeg | SourceCodec::Jpx);
+    let needed = if lossy_source && !resized {
         (before as f64 * (1.0 - policy.min_reencode_gain as f64)) as u64
     } else {
         before_total.saturating_sub(1)
     };
     if after > needed {
-        return kept_because(if source == SourceCodec::Jpeg && !resized {
+        return kept_because(if lossy_source && !resized {
             "re-encoding saves too little"
         } else {
             "re-encoding would not be smaller"
