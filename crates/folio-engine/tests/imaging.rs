@@ -181,16 +181,23 @@ fn synthetic_form_pattern_and_loop() {
 }
 
 #[test]
-fn depth_limit_marks_placement_incomplete() {
+fn depth_limit_marks_images_uncertain() {
     let (doc, img_id) = synthetic_doc();
     let limits = folio_engine::Limits {
         max_depth: 1,
         ..Default::default()
     };
     let p = placements(&doc, &Ctx::new(limits)).unwrap();
-    assert!(!p.complete, "forms inside forms exceed depth 1");
-    // The direct draw is still seen.
+    assert!(p.complete);
+    assert!(
+        p.uncertain.contains(&img_id),
+        "forms inside forms exceed depth 1"
+    );
+    // The direct draw is still seen, but not trusted for resampling.
     assert!(p.get(img_id).is_some());
+    assert!(p.trusted(img_id).is_none());
+    let p = placements(&doc, &Ctx::default()).unwrap();
+    assert!(p.trusted(img_id).is_some());
 }
 
 fn decoded(doc: &Document, obj: u32) -> DecodedImage {
@@ -315,7 +322,14 @@ fn decode_jpx_matches_pdfimages() {
     assert_eq!(img.source, folio_engine::imaging::decode::SourceCodec::Jpx);
     let pngs = pdfimages_png(&path, 1, dir.path());
     let (w, h, ch, data) = read_png(&pngs[0]);
-    assert_eq!((img.pixels.width, img.pixels.height, img.pixels.model.channels()), (w, h, ch));
+    assert_eq!(
+        (
+            img.pixels.width,
+            img.pixels.height,
+            img.pixels.model.channels()
+        ),
+        (w, h, ch)
+    );
     let d = mean_abs_diff(&img.pixels.data, &data);
     assert!(d < 2.0, "mean difference {d}");
 }
@@ -717,4 +731,30 @@ fn cmyk_jpeg_keeps_colours() {
     }
     // The four patches really differ (an inverted image would not match).
     assert!((a[0][0] - a[1][0]).abs() > 50.0, "{a:?}");
+}
+
+#[test]
+fn content_syntax_error_makes_its_images_uncertain() {
+    let (mut doc, img_id) = synthetic_doc();
+    // Page 1 draws the image, then hits a syntax error: what follows could
+    // draw it larger in a lenient viewer.
+    let page = doc.get_pages()[&1];
+    let content = doc.get_dictionary(page).unwrap().get(b"Contents").unwrap().as_reference().unwrap();
+    doc.objects.insert(
+        content,
+        Object::Stream(Stream::new(
+            dictionary! {},
+            b"q 10 0 0 10 0 0 cm /Im Do Q [ 1 2 ( unterminated".to_vec(),
+        )),
+    );
+    let p = placements(&doc, &Ctx::default()).unwrap();
+    assert!(p.complete);
+    assert!(p.get(img_id).is_some(), "the draw before the error counts");
+    assert!(p.uncertain.contains(&img_id));
+    let mut policy = ImagePolicy::balanced();
+    policy.min_bytes = 0;
+    policy.target_ppi = 1.0;
+    let actions = recompress_images(&mut doc, &policy, &Ctx::default()).unwrap();
+    let a = actions.iter().find(|a| a.id == img_id).unwrap();
+    assert_eq!((a.new_width, a.new_height), (100, 50), "not resampled: {a:?}");
 }

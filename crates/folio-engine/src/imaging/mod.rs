@@ -182,6 +182,11 @@ pub fn recompress_images(
     let placements = placement::placements(doc, ctx)?;
     if !placements.complete {
         tracing::info!("image placement incomplete: images keep their resolution");
+    } else if !placements.uncertain.is_empty() {
+        tracing::info!(
+            count = placements.uncertain.len(),
+            "some images sit in unreadable content: they keep their resolution"
+        );
     }
 
     // Soft masks are rewritten with their parent; one shared by several
@@ -393,7 +398,7 @@ fn process_one(
     // Target size per axis from the largest drawn size.
     let target = policy.effective_ppi();
     let (mut nw, mut nh) = (w, h);
-    if let Some(p) = placement.filter(|_| placements.complete) {
+    if let Some(p) = placements.trusted(id) {
         let limit = policy.threshold as f64 * target;
         if p.min_ppi_x > limit {
             nw = ((w as f64) * target / p.min_ppi_x).round().max(1.0) as u32;

@@ -23,6 +23,10 @@ use crate::{Ctx, Result};
 /// form drawn a million times from stalling the job).
 const OP_BUDGET: u64 = 20_000_000;
 
+/// Content streams up to this size are parsed strictly (all at once) to
+/// detect syntax errors; larger ones are streamed.
+const STRICT_PARSE_MAX: usize = 8 << 20;
+
 /// Largest drawn size of one image and the resulting lowest resolution.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Placement {
@@ -49,14 +53,29 @@ impl Placement {
 #[derive(Debug, Clone, Default)]
 pub struct Placements {
     pub map: HashMap<ObjectId, Placement>,
-    /// False when a budget or limit stopped the walk early (or a content
-    /// stream could not be read): images may be drawn larger than recorded.
+    /// False when the walk as a whole could not be trusted (a page the
+    /// loader lost, the operation budget spent): any image may be drawn
+    /// larger than recorded.
     pub complete: bool,
+    /// Images reachable from a content stream that could not be read to its
+    /// end (syntax error, depth limit, undecodable stream): the unread part
+    /// may draw them larger.
+    pub uncertain: HashSet<ObjectId>,
 }
 
 impl Placements {
     pub fn get(&self, id: ObjectId) -> Option<&Placement> {
         self.map.get(&id)
+    }
+
+    /// The placement of `id` when it is safe to resample from it: the walk
+    /// saw every place that can draw the image.
+    pub fn trusted(&self, id: ObjectId) -> Option<&Placement> {
+        if self.complete && !self.uncertain.contains(&id) {
+            self.map.get(&id)
+        } else {
+            None
+        }
     }
 }
 
@@ -146,6 +165,7 @@ struct Walker<'a> {
     active: HashSet<ObjectId>,
     ops_left: u64,
     complete: bool,
+    uncertain: HashSet<ObjectId>,
 }
 
 /// Compute the placement of every image drawn in `doc`.
@@ -160,6 +180,7 @@ pub fn placements(doc: &Document, ctx: &Ctx) -> Result<Placements> {
         active: HashSet::new(),
         ops_left: OP_BUDGET,
         complete: true,
+        uncertain: HashSet::new(),
     };
     let max_stream = usize::try_from(ctx.limits.max_stream_bytes).unwrap_or(usize::MAX);
     for (_, page_id) in doc.get_pages() {
@@ -184,7 +205,7 @@ pub fn placements(doc: &Document, ctx: &Ctx) -> Result<Placements> {
             Ok(content) => w.walk(&content, &resources, base, base, 0)?,
             Err(e) => {
                 tracing::debug!(?page_id, "page content unreadable: {e}");
-                w.complete = false;
+                w.taint(&resources);
             }
         }
         w.walk_annotations(page_id, &resources, base)?;
@@ -213,6 +234,7 @@ pub fn placements(doc: &Document, ctx: &Ctx) -> Result<Placements> {
     Ok(Placements {
         map,
         complete: w.complete,
+        uncertain: w.uncertain,
     })
 }
 
@@ -271,14 +293,80 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn stream_content(&mut self, s: &Stream) -> Option<Vec<u8>> {
+    /// Decoded content of a form or pattern; when unreadable, everything its
+    /// resources can draw becomes uncertain.
+    fn stream_content(&mut self, s: &Stream, res: &[&'a Dictionary]) -> Option<Vec<u8>> {
         let max = usize::try_from(self.ctx.limits.max_stream_bytes).unwrap_or(usize::MAX);
         match s.get_plain_content_with_limit(max) {
             Ok(c) => Some(c),
             Err(e) => {
                 tracing::debug!("form/pattern content unreadable: {e}");
-                self.complete = false;
+                self.taint(res);
                 None
+            }
+        }
+    }
+
+    /// Mark every image reachable from `res` (through forms, patterns and
+    /// soft-mask groups) as uncertain: a stream using these resources was not
+    /// read to its end.
+    fn taint(&mut self, res: &[&'a Dictionary]) {
+        let doc = self.doc;
+        let mut stack: Vec<&'a Dictionary> = res.to_vec();
+        let mut seen: HashSet<ObjectId> = HashSet::new();
+        let mut budget = 200_000u32;
+        let mut visit = |this: &mut Self, o: &'a Object, stack: &mut Vec<&'a Dictionary>| -> bool {
+            budget = budget.saturating_sub(1);
+            if budget == 0 {
+                return false;
+            }
+            let Object::Reference(id) = o else {
+                return true;
+            };
+            if !seen.insert(*id) {
+                return true;
+            }
+            let Ok(Object::Stream(s)) = doc.get_object(*id) else {
+                return true;
+            };
+            if matches!(s.dict.get(b"Subtype"), Ok(Object::Name(n)) if n == b"Image") {
+                this.uncertain.insert(*id);
+            } else if let Some(r) = s
+                .dict
+                .get(b"Resources")
+                .ok()
+                .and_then(|o| resolve_dict(doc, o))
+            {
+                stack.push(r);
+            }
+            true
+        };
+        while let Some(r) = stack.pop() {
+            for cat in [&b"XObject"[..], b"Pattern"] {
+                let Some(d) = r.get(cat).ok().and_then(|o| resolve_dict(doc, o)) else {
+                    continue;
+                };
+                for (_, v) in d.iter() {
+                    if !visit(self, v, &mut stack) {
+                        self.complete = false;
+                        return;
+                    }
+                }
+            }
+            let Some(gs) = r.get(b"ExtGState").ok().and_then(|o| resolve_dict(doc, o)) else {
+                continue;
+            };
+            for (_, g) in gs.iter() {
+                let group = resolve_dict(doc, g)
+                    .and_then(|g| g.get(b"SMask").ok())
+                    .and_then(|m| resolve_dict(doc, m))
+                    .and_then(|m| m.get(b"G").ok());
+                if let Some(group) = group
+                    && !visit(self, group, &mut stack)
+                {
+                    self.complete = false;
+                    return;
+                }
             }
         }
     }
@@ -296,12 +384,33 @@ impl<'a> Walker<'a> {
         let mut ctm = start;
         let mut stack: Vec<Matrix> = Vec::new();
         let mut overflow = 0u32;
-        for op in Content::decode_iter(content) {
+        // lopdf's streaming parser stops quietly at a syntax error, so a
+        // strict parse tells whether the stream was read to its end. Only
+        // for streams of moderate size: the strict parser holds every
+        // operation in memory.
+        let strict = if content.len() <= STRICT_PARSE_MAX {
+            match Content::decode_strict(content) {
+                Ok(c) => Some(c.operations),
+                Err(_) => {
+                    self.taint(res);
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let ops: Box<dyn Iterator<Item = lopdf::Result<lopdf::content::Operation>>> = match strict
+        {
+            Some(ops) => Box::new(ops.into_iter().map(Ok)),
+            None => Box::new(Content::decode_iter(content)),
+        };
+        for op in ops {
             let op = match op {
                 Ok(op) => op,
                 Err(_) => {
-                    // A syntax error ends the stream for viewers too; what
-                    // follows is never drawn.
+                    // Viewers differ after a syntax error (some resync and
+                    // draw the rest): what this stream can draw is uncertain.
+                    self.taint(res);
                     break;
                 }
             };
@@ -401,8 +510,9 @@ impl<'a> Walker<'a> {
         ctm: Matrix,
         depth: u32,
     ) -> Result<()> {
+        let child = self.child_resources(&s.dict, res);
         if depth >= self.ctx.limits.max_depth {
-            self.complete = false;
+            self.taint(&child);
             return Ok(());
         }
         if !self.active.insert(id) {
@@ -412,8 +522,7 @@ impl<'a> Walker<'a> {
         let m =
             Matrix::from_object(self.doc, s.dict.get(b"Matrix").ok()).unwrap_or(Matrix::IDENTITY);
         let inner = m.then(&ctm);
-        let child = self.child_resources(&s.dict, res);
-        if let Some(content) = self.stream_content(s) {
+        if let Some(content) = self.stream_content(s, &child) {
             let r = self.walk(&content, &child, inner, inner, depth + 1);
             self.active.remove(&id);
             return r;
@@ -440,8 +549,9 @@ impl<'a> Walker<'a> {
             // Shading patterns are dictionaries: no images there.
             return Ok(());
         };
+        let child = self.child_resources(&s.dict, res);
         if depth >= self.ctx.limits.max_depth {
-            self.complete = false;
+            self.taint(&child);
             return Ok(());
         }
         if !self.active.insert(id) {
@@ -449,8 +559,7 @@ impl<'a> Walker<'a> {
         }
         let m = Matrix::from_object(doc, s.dict.get(b"Matrix").ok()).unwrap_or(Matrix::IDENTITY);
         let inner = m.then(&base);
-        let child = self.child_resources(&s.dict, res);
-        let r = match self.stream_content(s) {
+        let r = match self.stream_content(s, &child) {
             Some(content) => self.walk(&content, &child, inner, inner, depth + 1),
             None => Ok(()),
         };
