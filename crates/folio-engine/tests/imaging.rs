@@ -739,7 +739,13 @@ fn content_syntax_error_makes_its_images_uncertain() {
     // Page 1 draws the image, then hits a syntax error: what follows could
     // draw it larger in a lenient viewer.
     let page = doc.get_pages()[&1];
-    let content = doc.get_dictionary(page).unwrap().get(b"Contents").unwrap().as_reference().unwrap();
+    let content = doc
+        .get_dictionary(page)
+        .unwrap()
+        .get(b"Contents")
+        .unwrap()
+        .as_reference()
+        .unwrap();
     doc.objects.insert(
         content,
         Object::Stream(Stream::new(
@@ -756,5 +762,104 @@ fn content_syntax_error_makes_its_images_uncertain() {
     policy.target_ppi = 1.0;
     let actions = recompress_images(&mut doc, &policy, &Ctx::default()).unwrap();
     let a = actions.iter().find(|a| a.id == img_id).unwrap();
-    assert_eq!((a.new_width, a.new_height), (100, 50), "not resampled: {a:?}");
+    assert_eq!(
+        (a.new_width, a.new_height),
+        (100, 50),
+        "not resampled: {a:?}"
+    );
+}
+
+#[test]
+fn soft_mask_is_resampled_with_its_image() {
+    let mut doc = Document::with_version("1.7");
+    let pages_id = doc.new_object_id();
+    let mut s = 5u32;
+    let mut rgb = Vec::new();
+    let mut alpha = Vec::new();
+    for y in 0..200i32 {
+        for x in 0..200i32 {
+            for c in 0..3 {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                rgb.push(((x + y * c) % 200 + (s % 50) as i32) as u8);
+            }
+            let d = ((x - 100).pow(2) + (y - 100).pow(2)) as f64;
+            alpha.push((255.0 * (1.0 - (d.sqrt() / 100.0).min(1.0))) as u8);
+        }
+    }
+    let mut mask = Stream::new(
+        dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => 200, "Height" => 200,
+        "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8 },
+        alpha,
+    );
+    mask.compress().unwrap();
+    let mask_id = doc.add_object(mask);
+    let mut img = Stream::new(
+        dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => 200, "Height" => 200,
+        "ColorSpace" => "DeviceRGB", "BitsPerComponent" => 8, "SMask" => mask_id },
+        rgb,
+    );
+    img.compress().unwrap();
+    let img_id = doc.add_object(img);
+    let content_id = doc.add_object(Stream::new(
+        dictionary! {},
+        b"q 100 0 0 100 50 50 cm /Im Do Q".to_vec(),
+    ));
+    let page_id = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id,
+        "MediaBox" => vec![0.into(), 0.into(), 200.into(), 200.into()],
+        "Contents" => content_id,
+        "Resources" => dictionary! { "XObject" => dictionary! { "Im" => img_id } },
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(
+            dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 },
+        ),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+    let mut before = Vec::new();
+    doc.save_to(&mut before).unwrap();
+
+    // Drawn at 100 pt: 144 ppi. A 50 ppi target gives 200·50/144 ≈ 69 px.
+    let policy = ImagePolicy {
+        target_ppi: 50.0,
+        ..ImagePolicy::balanced()
+    };
+    let actions = recompress_images(&mut doc, &policy, &Ctx::default()).unwrap();
+    assert_eq!(
+        actions.len(),
+        1,
+        "the mask is handled with its image: {actions:?}"
+    );
+    let a = &actions[0];
+    assert_eq!((a.new_width, a.new_height), (69, 69), "{a:?}");
+    let img = doc.get_object(img_id).unwrap().as_stream().unwrap();
+    assert_eq!(
+        img.dict.get(b"SMask").unwrap().as_reference().unwrap(),
+        mask_id
+    );
+    let m = doc.get_object(mask_id).unwrap().as_stream().unwrap();
+    assert_eq!(m.dict.get(b"Width").unwrap().as_i64().unwrap(), 69);
+    assert_eq!(m.dict.get(b"Height").unwrap().as_i64().unwrap(), 69);
+    assert_eq!(
+        m.dict.get(b"Filter").unwrap().as_name().unwrap(),
+        b"FlateDecode"
+    );
+    match decode_image(&doc, m, &Ctx::default()).unwrap() {
+        Decoded::Image(i) => {
+            // Centre opaque, corners transparent, as before.
+            let px = &i.pixels.data;
+            assert!(px[34 * 69 + 34] > 230, "{}", px[34 * 69 + 34]);
+            assert!(px[0] < 10, "{}", px[0]);
+        }
+        Decoded::Keep(r) => panic!("{r}"),
+    }
+    let mut after = Vec::new();
+    doc.save_to(&mut after).unwrap();
+    support::qpdf_check(&after).unwrap();
+    let s = min_page_ssim(&before, &after);
+    assert!(s > 0.9, "SSIM {s}");
 }

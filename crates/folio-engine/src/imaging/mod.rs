@@ -610,3 +610,26 @@ fn build_stream(old: &Dictionary, w: u32, h: u32, color_space: Object, enc: &Enc
     s.allows_compression = false;
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quality_scale_backs_off_and_is_clamped() {
+        let mut p = ImagePolicy::balanced();
+        assert_eq!(p.effective_quality(), 72);
+        assert_eq!(p.effective_ppi(), 150.0);
+        p.quality_scale = 1.2;
+        assert_eq!(p.effective_quality(), 86);
+        assert!((p.effective_ppi() - 180.0).abs() < 1e-3);
+        p.quality_scale = 3.0;
+        assert_eq!(p.effective_quality(), 95);
+        p.quality_scale = f32::NAN;
+        assert_eq!(p.effective_quality(), 72);
+        p.quality_scale = 0.0;
+        assert_eq!(p.effective_ppi(), 150.0);
+        let s = ImagePolicy::strong();
+        assert!(s.target_ppi < p.target_ppi && s.jpeg_quality < p.jpeg_quality);
+    }
+}

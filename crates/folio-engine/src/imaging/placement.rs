@@ -399,8 +399,7 @@ impl<'a> Walker<'a> {
         } else {
             None
         };
-        let ops: Box<dyn Iterator<Item = lopdf::Result<lopdf::content::Operation>>> = match strict
-        {
+        let ops: Box<dyn Iterator<Item = lopdf::Result<lopdf::content::Operation>>> = match strict {
             Some(ops) => Box::new(ops.into_iter().map(Ok)),
             None => Box::new(Content::decode_iter(content)),
         };
