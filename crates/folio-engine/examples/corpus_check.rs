@@ -74,8 +74,14 @@ fn run_one(path: &Path) {
     let report = |op: &str, r: folio_engine::Result<()>| {
         println!("{op}\t{}", outcome(r));
     };
-    report("info", folio_engine::info::info(&bytes, None, &ctx()).map(drop));
-    for (name, level) in [("compress_lossless", Level::Lossless), ("compress_balanced", Level::Balanced)] {
+    report(
+        "info",
+        folio_engine::info::info(&bytes, None, &ctx()).map(drop),
+    );
+    for (name, level) in [
+        ("compress_lossless", Level::Lossless),
+        ("compress_balanced", Level::Balanced),
+    ] {
         let opts = CompressOptions {
             level,
             ..Default::default()
@@ -244,7 +250,7 @@ fn run_all(dir: &Path, jobs: usize, timeout: Duration) -> i32 {
         let parts: Vec<String> = outcomes.iter().map(|(o, n)| format!("{o}={n}")).collect();
         println!("  {op:<18} {total:>5}  {}", parts.join(" "));
     }
-    t.slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    t.slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     println!("  slowest files:");
     for (d, f) in t.slowest.iter().take(5) {
         println!("    {:>6.1} s  {f}", d.as_secs_f64());
@@ -252,7 +258,10 @@ fn run_all(dir: &Path, jobs: usize, timeout: Duration) -> i32 {
     let internal: usize = t
         .counts
         .values()
-        .map(|o| o.get("internal").copied().unwrap_or(0) + o.get("internal_output_check").copied().unwrap_or(0))
+        .map(|o| {
+            o.get("internal").copied().unwrap_or(0)
+                + o.get("internal_output_check").copied().unwrap_or(0)
+        })
         .sum();
     if internal > 0 {
         println!("  note: {internal} internal error(s): bugs to look at, not crashes");
@@ -261,7 +270,10 @@ fn run_all(dir: &Path, jobs: usize, timeout: Duration) -> i32 {
         println!("corpus_check: no crash, no abort, no hang");
         0
     } else {
-        println!("corpus_check: {} file(s) crashed or hung:", t.failures.len());
+        println!(
+            "corpus_check: {} file(s) crashed or hung:",
+            t.failures.len()
+        );
         for f in &t.failures {
             println!("  {f}");
         }
@@ -314,9 +326,16 @@ fn run_child(exe: &Path, file: &Path, timeout: Duration) -> (String, Option<Stri
     };
     let stdout = out_t.join().unwrap_or_default();
     let stderr = err_t.join().unwrap_or_default();
-    let last_op = stdout.lines().last().and_then(|l| l.split('\t').next()).unwrap_or("start");
+    let last_op = stdout
+        .lines()
+        .last()
+        .and_then(|l| l.split('\t').next())
+        .unwrap_or("start");
     let failure = match status {
-        None => Some(format!("hung (killed after {} s) after op '{last_op}'", timeout.as_secs())),
+        None => Some(format!(
+            "hung (killed after {} s) after op '{last_op}'",
+            timeout.as_secs()
+        )),
         Some(st) if st.success() => None,
         Some(st) => {
             let tail: String = stderr.lines().rev().take(3).collect::<Vec<_>>().join(" | ");

@@ -82,6 +82,14 @@ pub enum Error {
     /// A bug or an impossible state; never caused by the input alone.
     #[error("internal error: {0}")]
     Internal(String),
+    /// An error in one input of a multi-input operation (merge): the code is
+    /// the inner error's, the message also names the input (1-based index).
+    #[error("input {index} ('{name}'): {source}")]
+    Input {
+        index: usize,
+        name: String,
+        source: Box<Error>,
+    },
 }
 
 impl Error {
@@ -99,13 +107,35 @@ impl Error {
             Error::InternalOutputCheck(_) => "internal_output_check",
             Error::Cancelled => "cancelled",
             Error::Internal(_) => "internal",
+            Error::Input { source, .. } => source.code(),
         }
     }
 
     /// Whether running the same operation again could succeed. Only internal
     /// faults qualify: a corrupt or hostile input fails the same way every time.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Internal(_))
+        match self {
+            Error::Input { source, .. } => source.is_retryable(),
+            other => matches!(other, Error::Internal(_)),
+        }
+    }
+
+    /// The error without the per-input context of [`Error::Input`].
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::Input { source, .. } => source.root(),
+            other => other,
+        }
+    }
+
+    /// Wrap `self` with the input it came from (`index` is 0-based here,
+    /// shown 1-based).
+    pub fn in_input(self, index: usize, name: &str) -> Error {
+        Error::Input {
+            index: index + 1,
+            name: name.to_string(),
+            source: Box::new(self),
+        }
     }
 
     pub(crate) fn limit(limit: LimitKind, max: u64, found: u64) -> Self {

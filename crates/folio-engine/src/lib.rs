@@ -12,6 +12,7 @@
 //! - [`pages`]: page selections such as `1-3,7,10-`
 //! - [`limits`], [`error`], [`report`]: the contract shared by all operations
 
+mod compact;
 pub mod compress;
 pub mod document;
 pub mod error;

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::ServiceArgs;
+
 #[derive(Debug, Parser)]
 #[command(name = "folio", version, about = "Fast, self-hosted PDF processing")]
 pub struct Cli {
@@ -142,4 +144,13 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Run the HTTP service: API, workers, job store, storage and cleanup.
+    Serve(ServiceArgs),
+    /// Run workers only, sharing the data directory with `folio serve --workers 0`.
+    Worker(ServiceArgs),
+    /// Print the effective service configuration (secrets masked).
+    Config(ServiceArgs),
+    /// Internal: run one job in a child process (used by the workers).
+    #[command(name = "__run-job", hide = true)]
+    RunJob,
 }

@@ -324,6 +324,9 @@ pub fn run(cli: Cli) -> Result<()> {
             write_outputs(&output, &out)?;
             report(&common, &[(output, out.report)])
         }
+        Command::Serve(_) | Command::Worker(_) | Command::Config(_) | Command::RunJob => {
+            bail!("not an engine command")
+        }
         Command::Info { inputs, common } => {
             let mut all = Vec::new();
             for p in &inputs {

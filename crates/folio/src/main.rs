@@ -2,16 +2,32 @@
 //! in the library crates; this file only wires them together.
 
 mod cli;
+mod config;
 mod engine_cmds;
 mod files;
+mod service;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use cli::Command;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    match engine_cmds::run(cli) {
+    let result = match cli.command {
+        // The job child: nothing else runs in this process.
+        Command::RunJob => return ExitCode::from(folio_worker::child::child_main() as u8),
+        Command::Serve(args) => config::Config::load(&args).and_then(service::serve),
+        Command::Worker(args) => config::Config::load(&args).and_then(service::worker),
+        Command::Config(args) => config::Config::load(&args).map(|c| {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&c.masked()).unwrap_or_default()
+            );
+        }),
+        _ => engine_cmds::run(cli),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // One clear line: the stable code when the engine produced it.

@@ -35,7 +35,16 @@ fn help_lists_every_operation() {
     let o = folio(&["--help"]);
     assert!(o.status.success());
     let s = String::from_utf8_lossy(&o.stdout);
-    for cmd in ["compress", "merge", "images-to-pdf", "split", "rotate", "text", "render", "info"] {
+    for cmd in [
+        "compress",
+        "merge",
+        "images-to-pdf",
+        "split",
+        "rotate",
+        "text",
+        "render",
+        "info",
+    ] {
         assert!(s.contains(cmd), "help lacks {cmd}: {s}");
     }
 }
@@ -44,7 +53,12 @@ fn help_lists_every_operation() {
 fn missing_input_is_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.pdf");
-    let o = folio(&["compress", "/nonexistent/x.pdf", "-o", out.to_str().unwrap()]);
+    let o = folio(&[
+        "compress",
+        "/nonexistent/x.pdf",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert!(!o.status.success());
     let e = stderr(&o);
     assert!(e.starts_with("folio: error"), "{e}");
@@ -59,7 +73,14 @@ fn not_a_pdf_fails_with_code_and_writes_nothing() {
     let bad = dir.path().join("bad.pdf");
     std::fs::write(&bad, b"this is not a pdf at all").unwrap();
     let out = dir.path().join("o.pdf");
-    let o = folio(&["compress", bad.to_str().unwrap(), "-o", out.to_str().unwrap(), "--level", "lossless"]);
+    let o = folio(&[
+        "compress",
+        bad.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--level",
+        "lossless",
+    ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("error[invalid_pdf]"), "{}", stderr(&o));
     assert!(!out.exists(), "no output on failure");
@@ -67,11 +88,19 @@ fn not_a_pdf_fails_with_code_and_writes_nothing() {
 
 #[test]
 fn encrypted_without_password_says_encrypted() {
-    let Some(p) = corpus_pdf("pysample__libreoffice-writer-password.pdf") else { return };
+    let Some(p) = corpus_pdf("pysample__libreoffice-writer-password.pdf") else {
+        return;
+    };
     let o = folio(&["info", p.to_str().unwrap()]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("error[encrypted]"), "{}", stderr(&o));
-    let o = folio(&["info", p.to_str().unwrap(), "--password", "openpassword", "--json"]);
+    let o = folio(&[
+        "info",
+        p.to_str().unwrap(),
+        "--password",
+        "openpassword",
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["info"]["encrypted"], true);
@@ -87,15 +116,50 @@ fn several_inputs_need_out_dir() {
 
 #[test]
 fn bad_level_and_bad_pages_are_invalid_options() {
-    let Some(p) = corpus_pdf("pdf20__Simple_PDF_2.0_file.pdf") else { return };
+    let Some(p) = corpus_pdf("pdf20__Simple_PDF_2.0_file.pdf") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.pdf");
-    let o = folio(&["compress", p.to_str().unwrap(), "-o", out.to_str().unwrap(), "--level", "extreme"]);
-    assert!(stderr(&o).contains("error[invalid_options]"), "{}", stderr(&o));
-    let o = folio(&["split", p.to_str().unwrap(), "--pages", "0-x", "-o", out.to_str().unwrap()]);
-    assert!(stderr(&o).contains("error[invalid_options]"), "{}", stderr(&o));
-    let o = folio(&["split", p.to_str().unwrap(), "--pages", "5", "-o", out.to_str().unwrap()]);
-    assert!(stderr(&o).contains("error[page_out_of_range]"), "{}", stderr(&o));
+    let o = folio(&[
+        "compress",
+        p.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--level",
+        "extreme",
+    ]);
+    assert!(
+        stderr(&o).contains("error[invalid_options]"),
+        "{}",
+        stderr(&o)
+    );
+    let o = folio(&[
+        "split",
+        p.to_str().unwrap(),
+        "--pages",
+        "0-x",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        stderr(&o).contains("error[invalid_options]"),
+        "{}",
+        stderr(&o)
+    );
+    let o = folio(&[
+        "split",
+        p.to_str().unwrap(),
+        "--pages",
+        "5",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        stderr(&o).contains("error[page_out_of_range]"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!out.exists());
 }
 
@@ -126,7 +190,10 @@ fn batch_compress_writes_each_output_and_json_reports() {
         let rep = &r["report"];
         assert!(rep["bytes_out"].as_u64().unwrap() <= rep["bytes_in"].as_u64().unwrap());
     }
-    for name in ["pdf20__Simple_PDF_2.0_file.pdf", "pysample__google-doc-document.pdf"] {
+    for name in [
+        "pdf20__Simple_PDF_2.0_file.pdf",
+        "pysample__google-doc-document.pdf",
+    ] {
         let f = dir.path().join(name);
         let bytes = std::fs::read(&f).unwrap_or_else(|_| panic!("{name} written"));
         assert!(bytes.starts_with(b"%PDF-"));
@@ -135,17 +202,33 @@ fn batch_compress_writes_each_output_and_json_reports() {
 
 #[test]
 fn text_goes_to_stdout_and_split_every_writes_parts() {
-    let Some(p) = corpus_pdf("pdfjs__tracemonkey.pdf") else { return };
+    let Some(p) = corpus_pdf("pdfjs__tracemonkey.pdf") else {
+        return;
+    };
     let o = folio(&["text", p.to_str().unwrap(), "--pages", "1-2"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let t = String::from_utf8_lossy(&o.stdout);
     assert!(t.contains("Trace"), "text of tracemonkey page 1: {t:.200}");
-    assert_eq!(t.matches('\x0c').count(), 1, "two pages, one form feed between");
+    assert_eq!(
+        t.matches('\x0c').count(),
+        1,
+        "two pages, one form feed between"
+    );
 
     let dir = tempfile::tempdir().unwrap();
-    let o = folio(&["split", p.to_str().unwrap(), "--every", "5", "--out-dir", dir.path().to_str().unwrap()]);
+    let o = folio(&[
+        "split",
+        p.to_str().unwrap(),
+        "--every",
+        "5",
+        "--out-dir",
+        dir.path().to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let mut parts: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let mut parts: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     parts.sort();
     assert_eq!(parts.len(), 3, "14 pages in chunks of 5: {parts:?}");
 }

@@ -1,0 +1,397 @@
+//! `compress` on the dev corpus: validity, page counts, never larger,
+//! rendering unchanged, and a size comparison with qpdf.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use folio_engine::compress::{self, CompressOptions, Level};
+use folio_engine::{Ctx, Output};
+
+fn lossless() -> CompressOptions {
+    CompressOptions {
+        level: Level::Lossless,
+        ..Default::default()
+    }
+}
+
+fn run(bytes: &[u8], opts: &CompressOptions) -> folio_engine::Result<Output> {
+    compress::compress(bytes, opts, &Ctx::default())
+}
+
+fn dev(name: &str) -> Vec<u8> {
+    let c = support::corpus().expect("corpus");
+    std::fs::read(c.join("dev/pdf").join(name)).expect("read corpus file")
+}
+
+/// Every non-hostile dev PDF: the output checks with qpdf, keeps its page
+/// count, is never larger than the input, and the report adds up.
+#[test]
+fn every_dev_pdf_compresses_losslessly() {
+    let mut total_in = 0u64;
+    let mut total_out = 0u64;
+    for e in support::dev_pdfs() {
+        if e.category == "hostile" {
+            continue;
+        }
+        let bytes = std::fs::read(&e.path).expect("read");
+        let name = e.path.file_name().unwrap().to_string_lossy().to_string();
+        let out = run(&bytes, &lossless()).unwrap_or_else(|err| panic!("{name}: {err}"));
+        let r = &out.report;
+        let pdf = &out.files[0].bytes;
+        assert!(pdf.len() <= bytes.len(), "{name}: output larger than input");
+        assert_eq!(r.bytes_in, bytes.len() as u64);
+        assert_eq!(r.bytes_out, pdf.len() as u64);
+        assert_eq!(r.kept_original, pdf == &bytes, "{name}: kept_original flag");
+        if let Err(msg) = support::qpdf_check(pdf) {
+            panic!("{name}: qpdf --check failed:\n{msg}");
+        }
+        let pages = support::qpdf_pages(pdf).unwrap_or_else(|| panic!("{name}: no page count"));
+        assert_eq!(pages, r.pages_in, "{name}: page count");
+        for key in [
+            "streams_recompressed",
+            "objects_deduplicated",
+            "objects_removed",
+            "bytes_saved",
+        ] {
+            assert!(r.details.contains_key(key), "{name}: detail {key} missing");
+        }
+        assert_eq!(
+            r.details["bytes_saved"].as_u64(),
+            Some(r.bytes_in - r.bytes_out),
+            "{name}"
+        );
+        eprintln!(
+            "{name:50} {:>9} -> {:>9} ({:5.1}%){}",
+            bytes.len(),
+            pdf.len(),
+            100.0 * r.ratio(),
+            if r.kept_original { " kept" } else { "" }
+        );
+        total_in += bytes.len() as u64;
+        total_out += pdf.len() as u64;
+    }
+    eprintln!("TOTAL {total_in} -> {total_out}");
+    assert!(
+        total_out < total_in * 95 / 100,
+        "lossless saved under 5% overall"
+    );
+}
+
+/// Hostile files: a result or a typed error, never a panic; a result is
+/// still a valid PDF no larger than the input.
+#[test]
+fn hostile_files_fail_cleanly_or_compress() {
+    for e in support::dev_pdfs() {
+        if e.category != "hostile" {
+            continue;
+        }
+        let name = e.path.file_name().unwrap().to_string_lossy().to_string();
+        let bytes = std::fs::read(&e.path).expect("read");
+        let res = std::panic::catch_unwind(|| run(&bytes, &lossless()));
+        match res {
+            Err(_) => panic!("{name}: panicked"),
+            Ok(Ok(out)) => {
+                let pdf = &out.files[0].bytes;
+                assert!(pdf.len() <= bytes.len(), "{name}: larger");
+                // qpdf flags some hostile inputs themselves (a JBIG2 content
+                // stream...): the output must check clean when the input does.
+                if out.report.kept_original {
+                    assert_eq!(pdf, &bytes, "{name}");
+                } else {
+                    if support::qpdf_check(&bytes).is_ok() {
+                        support::qpdf_check(pdf).unwrap_or_else(|m| panic!("{name}: {m}"));
+                    }
+                    // The output holds the pages Folio found (qpdf may see
+                    // a different number in the damaged input).
+                    assert_eq!(
+                        support::qpdf_pages(pdf),
+                        Some(out.report.pages_in),
+                        "{name}"
+                    );
+                }
+                eprintln!(
+                    "{name}: ok {} -> {} {:?}",
+                    bytes.len(),
+                    pdf.len(),
+                    out.report.notes
+                );
+            }
+            Ok(Err(err)) => {
+                assert!(
+                    [
+                        "invalid_pdf",
+                        "encrypted",
+                        "limit_exceeded",
+                        "unsupported_feature"
+                    ]
+                    .contains(&err.code()),
+                    "{name}: unexpected error {err}"
+                );
+                eprintln!("{name}: {} ({err})", err.code());
+            }
+        }
+    }
+}
+
+#[test]
+fn encrypted_input_needs_its_password_and_is_written_decrypted() {
+    let bytes = dev("pysample__libreoffice-writer-password.pdf");
+    let e = run(&bytes, &lossless()).expect_err("needs a password");
+    assert_eq!(e.code(), "encrypted");
+    let wrong = CompressOptions {
+        password: Some("nope".into()),
+        ..lossless()
+    };
+    assert_eq!(run(&bytes, &wrong).err().unwrap().code(), "wrong_password");
+    let right = CompressOptions {
+        password: Some("openpassword".into()),
+        ..lossless()
+    };
+    let out = run(&bytes, &right).unwrap();
+    let pdf = &out.files[0].bytes;
+    assert!(
+        out.report
+            .notes
+            .iter()
+            .any(|n| n.contains("without encryption")),
+        "{:?}",
+        out.report.notes
+    );
+    if !out.report.kept_original {
+        // Opens without any password now.
+        let again = folio_engine::document::open(pdf, None, &Ctx::default()).unwrap();
+        assert!(!again.was_encrypted);
+        support::qpdf_check(pdf).unwrap();
+    }
+}
+
+#[test]
+fn signed_files_are_noted() {
+    let out = run(&dev("qpdf__minimal-signed-restricted.pdf"), &lossless()).unwrap();
+    assert!(
+        out.report.notes.iter().any(|n| n.contains("signatures")),
+        "{:?}",
+        out.report.notes
+    );
+}
+
+#[test]
+fn owner_password_files_are_noted() {
+    let out = run(&dev("pdfjs__secHandler.pdf"), &lossless()).unwrap();
+    assert!(out.report.notes.iter().any(|n| n.contains("encrypt")));
+    let again = folio_engine::document::open(&out.files[0].bytes, None, &Ctx::default()).unwrap();
+    assert!(!again.was_encrypted);
+}
+
+/// A second pass over Folio's own output finds nothing to gain: the input
+/// comes back unchanged and flagged.
+#[test]
+fn already_optimal_input_is_kept() {
+    let first = run(&dev("pdfjs__tracemonkey.pdf"), &lossless()).unwrap();
+    assert!(!first.report.kept_original);
+    let once = first.files[0].bytes.clone();
+    let second = run(&once, &lossless()).unwrap();
+    assert!(second.report.kept_original, "{:?}", second.report);
+    assert_eq!(second.files[0].bytes, once);
+    assert_eq!(second.report.bytes_out, second.report.bytes_in);
+    assert!(second.report.notes.iter().any(|n| n.contains("unchanged")));
+}
+
+/// A hand-written minimal PDF is smaller than any object-stream layout.
+#[test]
+fn tiny_classic_pdf_is_kept() {
+    let body = b"%PDF-1.0\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n3 0 obj<</Type/Page/MediaBox[0 0 3 3]/Parent 2 0 R>>endobj\n";
+    let mut pdf = body.to_vec();
+    let xref = pdf.len();
+    let offs: Vec<usize> = [b"1 0 obj", b"2 0 obj", b"3 0 obj"]
+        .iter()
+        .map(|m| pdf.windows(7).position(|w| w == *m).unwrap())
+        .collect();
+    pdf.extend_from_slice(b"xref\n0 4\n0000000000 65535 f \n");
+    for o in offs {
+        pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!("trailer<</Size 4/Root 1 0 R>>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
+    );
+    let out = run(&pdf, &lossless()).unwrap();
+    assert!(out.report.kept_original);
+    assert_eq!(out.files[0].bytes, pdf);
+}
+
+#[test]
+fn lossy_levels_run_the_lossless_pipeline_for_now() {
+    let bytes = dev("pdfjs__tracemonkey.pdf");
+    for level in [Level::Balanced, Level::Strong] {
+        let out = run(
+            &bytes,
+            &CompressOptions {
+                level,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(
+            out.report
+                .notes
+                .iter()
+                .any(|n| n.contains("lossy image recompression not yet applied")),
+            "{:?}",
+            out.report.notes
+        );
+        assert!(out.report.bytes_out < out.report.bytes_in);
+        support::qpdf_check(&out.files[0].bytes).unwrap();
+    }
+}
+
+/// Streams past the per-stream or per-document decode limits are kept as
+/// they are, and the report says so; the output is still valid.
+#[test]
+fn decode_limits_leave_streams_alone() {
+    // PDF 1.3 without object streams: open() decodes nothing, so only the
+    // compress pass meets the limits.
+    let bytes = dev("pdfjs__TAMReview.pdf");
+    let mut ctx = Ctx::default();
+    ctx.limits.max_stream_bytes = 2000;
+    let out = compress::compress(&bytes, &lossless(), &ctx).unwrap();
+    assert!(
+        out.report
+            .notes
+            .iter()
+            .any(|n| n.contains("per-stream limit")),
+        "{:?}",
+        out.report.notes
+    );
+    support::qpdf_check(&out.files[0].bytes).unwrap();
+
+    let mut ctx = Ctx::default();
+    ctx.limits.max_document_bytes = 50_000;
+    let out = compress::compress(&bytes, &lossless(), &ctx).unwrap();
+    assert!(
+        out.report.notes.iter().any(|n| n.contains("decode budget")),
+        "{:?}",
+        out.report.notes
+    );
+    support::qpdf_check(&out.files[0].bytes).unwrap();
+}
+
+#[test]
+fn cancel_stops_the_work() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let flag = Arc::new(AtomicBool::new(true));
+    let ctx = Ctx::default().with_cancel(flag);
+    let e = compress::compress(&dev("pdfjs__tracemonkey.pdf"), &lossless(), &ctx)
+        .err()
+        .unwrap();
+    assert_eq!(e.code(), "cancelled");
+}
+
+#[test]
+fn not_a_pdf_is_invalid_pdf() {
+    assert_eq!(
+        run(b"hello", &lossless()).err().unwrap().code(),
+        "invalid_pdf"
+    );
+}
+
+/// Pages 1-2 rendered by poppler at 40 dpi in grey, as PGM files in order.
+fn render(pdf: &[u8], dir: &Path, tag: &str) -> Vec<Vec<u8>> {
+    let f = dir.join(format!("{tag}.pdf"));
+    std::fs::write(&f, pdf).unwrap();
+    let prefix = dir.join(tag);
+    let st = Command::new("pdftoppm")
+        .args(["-r", "40", "-gray", "-f", "1", "-l", "2"])
+        .arg(&f)
+        .arg(&prefix)
+        .output()
+        .expect("run pdftoppm (install poppler-utils)");
+    assert!(st.status.success(), "pdftoppm failed on {tag}");
+    let mut pages: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "pgm")
+                && p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(&format!("{tag}-"))
+        })
+        .collect();
+    pages.sort();
+    pages.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+/// Lossless means lossless: poppler renders pages 1-2 of every non-hostile
+/// dev PDF to the very same pixels before and after.
+#[test]
+fn lossless_renders_identically() {
+    let mut compared = 0;
+    for e in support::dev_pdfs() {
+        if e.category == "hostile" {
+            continue;
+        }
+        let name = e.path.file_name().unwrap().to_string_lossy().to_string();
+        let bytes = std::fs::read(&e.path).expect("read");
+        let out = run(&bytes, &lossless()).unwrap_or_else(|err| panic!("{name}: {err}"));
+        if out.report.kept_original {
+            continue;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let before = render(&bytes, dir.path(), "before");
+        let after = render(&out.files[0].bytes, dir.path(), "after");
+        assert!(!before.is_empty(), "{name}: nothing rendered");
+        assert_eq!(before.len(), after.len(), "{name}: rendered page count");
+        for (i, (a, b)) in before.iter().zip(&after).enumerate() {
+            assert!(a == b, "{name}: page {} renders differently", i + 1);
+        }
+        compared += 1;
+    }
+    assert!(compared >= 30, "only {compared} files compared");
+}
+
+/// Folio's lossless output against `qpdf --object-streams=generate
+/// --recompress-flate --compression-level=9`, summed over the dev PDFs.
+/// Prints the figures; asserts Folio's total is not larger.
+#[test]
+fn lossless_total_is_not_larger_than_qpdf() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut t_in, mut t_folio, mut t_qpdf) = (0u64, 0u64, 0u64);
+    for e in support::dev_pdfs() {
+        if e.category == "hostile" {
+            continue;
+        }
+        let name = e.path.file_name().unwrap().to_string_lossy().to_string();
+        let bytes = std::fs::read(&e.path).expect("read");
+        let folio = run(&bytes, &lossless()).unwrap().files[0].bytes.len() as u64;
+        let q = dir.path().join(&name);
+        let st = Command::new("qpdf")
+            .args([
+                "--object-streams=generate",
+                "--recompress-flate",
+                "--compression-level=9",
+            ])
+            .arg(&e.path)
+            .arg(&q)
+            .status()
+            .expect("run qpdf");
+        // qpdf exits 3 when it wrote the file with warnings.
+        assert!(matches!(st.code(), Some(0 | 3)), "qpdf failed on {name}");
+        let qpdf = std::fs::metadata(&q).unwrap().len();
+        eprintln!(
+            "{name:50} in {:>9}  folio {folio:>9}  qpdf {qpdf:>9}",
+            bytes.len()
+        );
+        t_in += bytes.len() as u64;
+        t_folio += folio;
+        t_qpdf += qpdf;
+    }
+    eprintln!(
+        "TOTAL in {t_in}  folio {t_folio} ({:.1}%)  qpdf {t_qpdf} ({:.1}%)",
+        100.0 * t_folio as f64 / t_in as f64,
+        100.0 * t_qpdf as f64 / t_in as f64
+    );
+    assert!(t_folio <= t_qpdf, "folio {t_folio} > qpdf {t_qpdf}");
+}

@@ -1,0 +1,287 @@
+//! Service configuration: flags > environment (`FOLIO_*`, also read from a
+//! `.env` file) > `folio.toml` > defaults. The setting names are a contract
+//! (documented in `.env.example`); `folio config` prints the effective values.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A duration written as `1h`, `30s`, `250ms`, or a number of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&folio_jobs::duration::format(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Float(f64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(n) => Ok(Dur(Duration::from_secs(n))),
+            Raw::Float(f) if f.is_finite() && f >= 0.0 => Ok(Dur(Duration::from_secs_f64(f))),
+            Raw::Float(f) => Err(serde::de::Error::custom(format!("invalid duration {f}"))),
+            Raw::Text(s) => folio_jobs::duration::parse(&s)
+                .map(Dur)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// Every service setting. Field `x` is `FOLIO_X` in the environment and `x`
+/// in `folio.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    pub listen: String,
+    /// Where the job database and files live.
+    pub data_dir: PathBuf,
+    /// Job store URL; default `sqlite://<data_dir>/folio.db`. Only SQLite for now.
+    pub database_url: Option<String>,
+    /// Largest request body (all files of one request), bytes.
+    pub max_upload_bytes: u64,
+    /// Most files per request.
+    pub max_files: usize,
+    /// How long a request waits for its result before answering 202.
+    pub sync_wait: Dur,
+    /// How long inputs and results are kept.
+    pub retention: Dur,
+    /// How long job rows are kept after their files expired (410 answers).
+    pub row_retention: Dur,
+    /// How often expired files are deleted.
+    pub cleanup_interval: Dur,
+    /// Concurrent jobs; 0 = API only. Default: number of cores.
+    pub workers: Option<usize>,
+    /// Soft per-job time limit (the job is asked to stop: code `timeout`).
+    pub job_timeout: Dur,
+    /// Hard per-job time limit (the job's process is killed).
+    pub job_hard_timeout: Dur,
+    /// Address-space limit per job process, bytes (0 = none).
+    pub job_memory_bytes: u64,
+    /// CPU-time limit per job process, seconds (0 = none).
+    pub job_cpu_secs: u64,
+    /// Worker lease; renewed every third of it. A crashed worker's jobs are
+    /// re-queued this long after it stopped renewing.
+    pub lease: Dur,
+    /// Attempts per job (retries only for retryable failures).
+    pub max_attempts: u32,
+    /// First retry delay (doubles each time, at most 5 minutes).
+    pub retry_delay: Dur,
+    /// Reuse a live result for the same input bytes + operation + options.
+    pub cache: bool,
+    /// On shutdown, how long running jobs may finish before being re-queued.
+    pub shutdown_grace: Dur,
+    /// Readiness fails above this many queued jobs.
+    pub max_queue_depth: u64,
+    /// `json` (default) or `text`.
+    pub log_format: String,
+    /// Log filter (`info`, `folio_worker=debug,info`...); `RUST_LOG` also works.
+    pub log_level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./folio-data"),
+            database_url: None,
+            max_upload_bytes: 100 * 1000 * 1000,
+            max_files: 50,
+            sync_wait: Dur(Duration::from_secs(30)),
+            retention: Dur(Duration::from_secs(3600)),
+            row_retention: Dur(Duration::from_secs(24 * 3600)),
+            cleanup_interval: Dur(Duration::from_secs(60)),
+            workers: None,
+            job_timeout: Dur(Duration::from_secs(300)),
+            job_hard_timeout: Dur(Duration::from_secs(330)),
+            job_memory_bytes: 4 << 30,
+            job_cpu_secs: 600,
+            lease: Dur(Duration::from_secs(30)),
+            max_attempts: 3,
+            retry_delay: Dur(Duration::from_secs(2)),
+            cache: true,
+            shutdown_grace: Dur(Duration::from_secs(30)),
+            max_queue_depth: 10_000,
+            log_format: "json".into(),
+            log_level: "info".into(),
+        }
+    }
+}
+
+/// Flags shared by `serve`, `worker` and `config`; each overrides its
+/// `FOLIO_*` variable.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ServiceArgs {
+    /// Address to listen on [env: FOLIO_LISTEN] [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Data directory [env: FOLIO_DATA_DIR] [default: ./folio-data]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Concurrent jobs, 0 = API only [env: FOLIO_WORKERS] [default: cores]
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Largest upload in bytes [env: FOLIO_MAX_UPLOAD_BYTES] [default: 100000000]
+    #[arg(long, value_name = "BYTES")]
+    pub max_upload_bytes: Option<u64>,
+    /// Sync window, e.g. 30 or 30s [env: FOLIO_SYNC_WAIT] [default: 30]
+    #[arg(long, value_name = "DURATION")]
+    pub sync_wait: Option<String>,
+    /// Retention of files, e.g. 1h [env: FOLIO_RETENTION] [default: 1h]
+    #[arg(long, value_name = "DURATION")]
+    pub retention: Option<String>,
+    /// Configuration file [env: FOLIO_CONFIG] [default: ./folio.toml if present]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl Config {
+    /// Resolve the effective configuration.
+    pub fn load(args: &ServiceArgs) -> Result<Config> {
+        // `.env` fills in variables that are not already set.
+        let _ = dotenvy::dotenv();
+        let file = args
+            .config
+            .clone()
+            .or_else(|| std::env::var_os("FOLIO_CONFIG").map(PathBuf::from));
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match &file {
+            Some(f) if !f.is_file() => bail!("configuration file {} not found", f.display()),
+            Some(f) => fig = fig.merge(Toml::file(f)),
+            None if Path::new("folio.toml").is_file() => fig = fig.merge(Toml::file("folio.toml")),
+            None => {}
+        }
+        fig = fig.merge(Env::prefixed("FOLIO_").ignore(&["config", "password", "allow_no_corpus"]));
+        let mut cfg: Config = fig.extract().context("invalid configuration")?;
+        if let Some(v) = &args.listen {
+            cfg.listen = v.clone();
+        }
+        if let Some(v) = &args.data_dir {
+            cfg.data_dir = v.clone();
+        }
+        if let Some(v) = args.workers {
+            cfg.workers = Some(v);
+        }
+        if let Some(v) = args.max_upload_bytes {
+            cfg.max_upload_bytes = v;
+        }
+        if let Some(v) = &args.sync_wait {
+            cfg.sync_wait = parse_dur("--sync-wait", v)?;
+        }
+        if let Some(v) = &args.retention {
+            cfg.retention = parse_dur("--retention", v)?;
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.max_upload_bytes == 0 {
+            bail!("max_upload_bytes must be positive");
+        }
+        if self.lease.0 < Duration::from_millis(300) {
+            bail!("lease must be at least 300ms");
+        }
+        if self.job_hard_timeout.0 < self.job_timeout.0 {
+            bail!("job_hard_timeout must not be shorter than job_timeout");
+        }
+        if !matches!(self.log_format.as_str(), "json" | "text") {
+            bail!("log_format must be json or text");
+        }
+        if let Some(url) = &self.database_url
+            && !url.starts_with("sqlite:")
+        {
+            bail!("only sqlite: database URLs are supported for now");
+        }
+        Ok(())
+    }
+
+    pub fn workers(&self) -> usize {
+        self.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+    }
+
+    /// The SQLite file to use.
+    pub fn database_path(&self) -> PathBuf {
+        match &self.database_url {
+            Some(url) => PathBuf::from(
+                url.trim_start_matches("sqlite://")
+                    .trim_start_matches("sqlite:")
+                    .split('?')
+                    .next()
+                    .unwrap_or(""),
+            ),
+            None => self.data_dir.join("folio.db"),
+        }
+    }
+
+    /// The configuration as JSON with secrets masked (credentials in URLs).
+    pub fn masked(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(url) = &self.database_url {
+            v["database_url"] = serde_json::Value::String(mask_url(url));
+        }
+        v["workers_effective"] = self.workers().into();
+        v
+    }
+}
+
+fn parse_dur(flag: &str, v: &str) -> Result<Dur> {
+    folio_jobs::duration::parse(v)
+        .map(Dur)
+        .map_err(|e| anyhow::anyhow!("{flag}: {e}"))
+}
+
+/// `scheme://user:secret@host/db` → `scheme://user:***@host/db`.
+fn mask_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((cred, host)) => {
+            let user = cred.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_credentials() {
+        assert_eq!(
+            mask_url("postgres://folio:s3cret@db:5432/folio"),
+            "postgres://folio:***@db:5432/folio"
+        );
+        assert_eq!(mask_url("sqlite://./x.db"), "sqlite://./x.db");
+    }
+
+    #[test]
+    fn durations_from_numbers_or_text() {
+        let d: Dur = serde_json::from_str("30").unwrap();
+        assert_eq!(d.0, Duration::from_secs(30));
+        let d: Dur = serde_json::from_str("\"1h30m\"").unwrap();
+        assert_eq!(d.0, Duration::from_secs(5400));
+        assert!(serde_json::from_str::<Dur>("\"soon\"").is_err());
+    }
+}

@@ -1,0 +1,223 @@
+//! `folio serve` and `folio worker`: wire configuration, logging, metrics,
+//! the job store, storage, the worker pool, cleanup and the HTTP server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use folio_db::{SqliteStore, Store};
+use folio_jobs::RetryPolicy;
+use folio_server::{ApiConfig, AppState, Inner};
+use folio_storage::{LocalStorage, Storage};
+use folio_worker::{ChildCommand, EventBus, Pool, WorkerConfig};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::config::Config;
+
+fn init_logging(cfg: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.log_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if cfg.log_format == "json" {
+        // One JSON object per line; span fields (request_id, job_id) included.
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
+    } else {
+        builder.with_ansi(false).try_init()
+    };
+}
+
+fn init_metrics() -> Result<PrometheusHandle> {
+    let secs = [
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+    ];
+    let ratio = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &secs)?
+        .set_buckets_for_metric(Matcher::Full("folio_compression_ratio".into()), &ratio)?
+        .install_recorder()
+        .context("cannot install the metrics recorder")
+}
+
+struct Parts {
+    store: Arc<dyn Store>,
+    storage: Arc<dyn Storage>,
+    events: EventBus,
+    pool: Option<Arc<Pool>>,
+}
+
+async fn start_parts(cfg: &Config, workers: usize) -> Result<Parts> {
+    tokio::fs::create_dir_all(&cfg.data_dir)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                cfg.data_dir.display()
+            )
+        })?;
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&cfg.database_path())
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the job database {}",
+                    cfg.database_path().display()
+                )
+            })?,
+    );
+    let storage: Arc<dyn Storage> = Arc::new(
+        LocalStorage::open(&cfg.data_dir)
+            .await
+            .with_context(|| format!("cannot use {} for files", cfg.data_dir.display()))?,
+    );
+    let events = EventBus::default();
+    let pool = if workers > 0 {
+        let wc = WorkerConfig {
+            workers,
+            lease: cfg.lease.0,
+            soft_timeout: cfg.job_timeout.0,
+            hard_timeout: cfg.job_hard_timeout.0,
+            memory_limit: (cfg.job_memory_bytes > 0).then_some(cfg.job_memory_bytes),
+            cpu_limit: (cfg.job_cpu_secs > 0).then_some(cfg.job_cpu_secs),
+            retry: RetryPolicy {
+                max_attempts: cfg.max_attempts,
+                base_delay_ms: cfg.retry_delay.0.as_millis() as u64,
+                max_delay_ms: 5 * 60_000,
+            },
+            retention: cfg.retention.0,
+            poll_interval: Duration::from_secs(1),
+            child: ChildCommand::current_exe().context("cannot locate the folio executable")?,
+            max_input_bytes: cfg.max_upload_bytes,
+        };
+        Some(Arc::new(Pool::start(
+            wc,
+            store.clone(),
+            storage.clone(),
+            events.clone(),
+        )))
+    } else {
+        None
+    };
+    Ok(Parts {
+        store,
+        storage,
+        events,
+        pool,
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// `folio serve`: API + workers + cleanup, until SIGINT/SIGTERM.
+pub fn serve(cfg: Config) -> Result<()> {
+    init_logging(&cfg);
+    runtime()?.block_on(async move {
+        let metrics = init_metrics()?;
+        let workers = cfg.workers();
+        let parts = start_parts(&cfg, workers).await?;
+        let cleanup = folio_worker::cleanup::spawn_cleanup(
+            parts.store.clone(),
+            parts.storage.clone(),
+            cfg.cleanup_interval.0,
+            cfg.row_retention.0,
+        );
+        let state = AppState(Arc::new(Inner {
+            cfg: ApiConfig {
+                max_upload_bytes: cfg.max_upload_bytes,
+                max_files: cfg.max_files,
+                sync_wait: cfg.sync_wait.0,
+                retention: cfg.retention.0,
+                cache: cfg.cache,
+                max_attempts: cfg.max_attempts,
+                max_queue_depth: cfg.max_queue_depth,
+            },
+            store: parts.store.clone(),
+            storage: parts.storage.clone(),
+            events: parts.events.clone(),
+            pool: parts.pool.clone(),
+            metrics: Some(metrics),
+        }));
+        let listener = tokio::net::TcpListener::bind(&cfg.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, workers, data_dir = %cfg.data_dir.display(), "folio listening");
+        // Also on stdout, for scripts and tests that start on port 0.
+        println!("folio listening on http://{addr}");
+
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let server = {
+            let mut stop_rx = stop_rx.clone();
+            tokio::spawn(async move {
+                axum::serve(listener, folio_server::router(state))
+                    .with_graceful_shutdown(async move {
+                        let _ = stop_rx.wait_for(|s| *s).await;
+                    })
+                    .await
+            })
+        };
+        shutdown_signal().await;
+        tracing::info!(
+            grace_secs = cfg.shutdown_grace.0.as_secs(),
+            "shutting down: no new jobs are claimed"
+        );
+        let _ = stop_tx.send(true);
+        if let Some(pool) = &parts.pool {
+            pool.shutdown(cfg.shutdown_grace.0).await;
+        }
+        cleanup.abort();
+        // Open event streams may hold connections: give the server a moment.
+        let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// `folio worker`: workers and the reaper only, sharing the data directory
+/// with a `folio serve --workers 0` (or another worker) on the same host.
+pub fn worker(cfg: Config) -> Result<()> {
+    init_logging(&cfg);
+    runtime()?.block_on(async move {
+        let workers = cfg.workers().max(1);
+        let parts = start_parts(&cfg, workers).await?;
+        tracing::info!(workers, data_dir = %cfg.data_dir.display(), "folio worker started");
+        shutdown_signal().await;
+        if let Some(pool) = &parts.pool {
+            pool.shutdown(cfg.shutdown_grace.0).await;
+        }
+        Ok(())
+    })
+}
