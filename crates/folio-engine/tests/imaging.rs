@@ -863,3 +863,71 @@ fn soft_mask_is_resampled_with_its_image() {
     let s = min_page_ssim(&before, &after);
     assert!(s > 0.9, "SSIM {s}");
 }
+
+/// Ghostscript's pdfwrite at a PDFSETTINGS preset; `None` if gs fails.
+fn ghostscript(pdf: &Path, preset: &str) -> Option<usize> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("gs.pdf");
+    let st = Command::new("gs")
+        .args([
+            "-sDEVICE=pdfwrite",
+            &format!("-dPDFSETTINGS=/{preset}"),
+            "-dNOPAUSE",
+            "-dBATCH",
+            "-dQUIET",
+        ])
+        .arg(format!("-sOutputFile={}", out.display()))
+        .arg(pdf)
+        .output()
+        .ok()?;
+    if !st.status.success() {
+        return None;
+    }
+    std::fs::metadata(&out).ok().map(|m| m.len() as usize)
+}
+
+/// The whole `compress` pipeline at the lossy levels on image-heavy files:
+/// valid, renders close to the original, and no larger than Ghostscript's
+/// /ebook (balanced) and /screen (strong) presets.
+#[test]
+fn compress_levels_against_ghostscript() {
+    use folio_engine::compress::{CompressOptions, Level, compress};
+    for name in [
+        "pdfcpu__mountain.pdf",
+        "pdfcpu__BuildingWebappsWithGo.pdf",
+        "pdfjs__issue7229.pdf",
+        "pdfjs__issue5567.pdf",
+        "pdfjs__issue19971.pdf",
+    ] {
+        let path = pdf_path(name);
+        let original = std::fs::read(&path).unwrap();
+        for (level, preset) in [(Level::Balanced, "ebook"), (Level::Strong, "screen")] {
+            let out = compress(
+                &original,
+                &CompressOptions {
+                    level,
+                    ..Default::default()
+                },
+                &Ctx::default(),
+            )
+            .unwrap();
+            let pdf = &out.files[0].bytes;
+            support::qpdf_check(pdf).unwrap();
+            let s = min_page_ssim(&original, pdf);
+            let gs = ghostscript(&path, preset);
+            println!(
+                "{name} {level:?}: {} -> {} (gs /{preset}: {gs:?}), min page SSIM {s:.4}",
+                original.len(),
+                pdf.len()
+            );
+            assert!(s >= 0.9, "{name} {level:?}: SSIM {s}");
+            if let Some(g) = gs {
+                assert!(
+                    pdf.len() <= g + g / 20,
+                    "{name} {level:?}: {} vs gs {g}",
+                    pdf.len()
+                );
+            }
+        }
+    }
+}
