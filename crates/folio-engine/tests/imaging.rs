@@ -769,8 +769,10 @@ fn content_syntax_error_makes_its_images_uncertain() {
     );
 }
 
-#[test]
-fn soft_mask_is_resampled_with_its_image() {
+/// A 200×200 RGB noise image with a radial soft mask, drawn at 100×100 pt
+/// (144 ppi). With `share`, a second image uses the same mask; with
+/// `matte`, the mask has a /Matte entry.
+fn smask_doc(share: bool, matte: bool) -> (Document, ObjectId, ObjectId) {
     let mut doc = Document::with_version("1.7");
     let pages_id = doc.new_object_id();
     let mut s = 5u32;
@@ -788,29 +790,40 @@ fn soft_mask_is_resampled_with_its_image() {
             alpha.push((255.0 * (1.0 - (d.sqrt() / 100.0).min(1.0))) as u8);
         }
     }
-    let mut mask = Stream::new(
-        dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => 200, "Height" => 200,
-        "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8 },
-        alpha,
-    );
+    let mut mask_dict = dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => 200,
+    "Height" => 200, "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8 };
+    if matte {
+        mask_dict.set("Matte", vec![0.into(), 0.into(), 0.into()]);
+    }
+    let mut mask = Stream::new(mask_dict, alpha);
     mask.compress().unwrap();
     let mask_id = doc.add_object(mask);
     let mut img = Stream::new(
         dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => 200, "Height" => 200,
         "ColorSpace" => "DeviceRGB", "BitsPerComponent" => 8, "SMask" => mask_id },
-        rgb,
+        rgb.clone(),
     );
     img.compress().unwrap();
     let img_id = doc.add_object(img);
-    let content_id = doc.add_object(Stream::new(
-        dictionary! {},
-        b"q 100 0 0 100 50 50 cm /Im Do Q".to_vec(),
-    ));
+    let mut xobjects = dictionary! { "Im" => img_id };
+    let mut content = b"q 100 0 0 100 50 50 cm /Im Do Q".to_vec();
+    if share {
+        rgb.reverse();
+        let mut img2 = Stream::new(
+            dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => 200, "Height" => 200,
+            "ColorSpace" => "DeviceRGB", "BitsPerComponent" => 8, "SMask" => mask_id },
+            rgb,
+        );
+        img2.compress().unwrap();
+        xobjects.set("Im2", doc.add_object(img2));
+        content.extend_from_slice(b" q 50 0 0 50 0 0 cm /Im2 Do Q");
+    }
+    let content_id = doc.add_object(Stream::new(dictionary! {}, content));
     let page_id = doc.add_object(dictionary! {
         "Type" => "Page", "Parent" => pages_id,
         "MediaBox" => vec![0.into(), 0.into(), 200.into(), 200.into()],
         "Contents" => content_id,
-        "Resources" => dictionary! { "XObject" => dictionary! { "Im" => img_id } },
+        "Resources" => dictionary! { "XObject" => xobjects },
     });
     doc.objects.insert(
         pages_id,
@@ -820,6 +833,12 @@ fn soft_mask_is_resampled_with_its_image() {
     );
     let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
     doc.trailer.set("Root", catalog);
+    (doc, img_id, mask_id)
+}
+
+#[test]
+fn soft_mask_is_resampled_with_its_image() {
+    let (mut doc, img_id, mask_id) = smask_doc(false, true);
     let mut before = Vec::new();
     doc.save_to(&mut before).unwrap();
 
@@ -930,4 +949,29 @@ fn compress_levels_against_ghostscript() {
             }
         }
     }
+}
+
+#[test]
+fn shared_matte_mask_pins_image_size() {
+    // Two images share one soft mask with /Matte: the mask cannot follow
+    // both, and /Matte needs equal sizes, so neither image is resampled.
+    let (mut doc, img_id, mask_id) = smask_doc(true, true);
+    let policy = ImagePolicy {
+        target_ppi: 50.0,
+        ..ImagePolicy::balanced()
+    };
+    let actions = recompress_images(&mut doc, &policy, &Ctx::default()).unwrap();
+    assert_eq!(actions.len(), 2, "{actions:?}");
+    for a in &actions {
+        assert_eq!((a.new_width, a.new_height), (200, 200), "{a:?}");
+    }
+    let m = doc.get_object(mask_id).unwrap().as_stream().unwrap();
+    assert_eq!(m.dict.get(b"Width").unwrap().as_i64().unwrap(), 200);
+    let img = doc.get_object(img_id).unwrap().as_stream().unwrap();
+    assert_eq!(img.dict.get(b"Width").unwrap().as_i64().unwrap(), 200);
+    // Without /Matte, a shared mask stays and the images may shrink.
+    let (mut doc, img_id, _) = smask_doc(true, false);
+    let actions = recompress_images(&mut doc, &policy, &Ctx::default()).unwrap();
+    let a = actions.iter().find(|a| a.id == img_id).unwrap();
+    assert_eq!((a.new_width, a.new_height), (69, 69), "{a:?}");
 }

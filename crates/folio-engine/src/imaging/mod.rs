@@ -398,7 +398,18 @@ fn process_one(
     // Target size per axis from the largest drawn size.
     let target = policy.effective_ppi();
     let (mut nw, mut nh) = (w, h);
-    if let Some(p) = placements.trusted(id) {
+    // A soft mask with /Matte must keep its image's exact size (PDF 32000-1
+    // §11.6.5.3); one we may not rewrite pins the image's size.
+    let matte_mask = stream
+        .dict
+        .get(b"SMask")
+        .ok()
+        .and_then(|o| o.as_reference().ok())
+        .and_then(|m| doc.get_object(m).ok())
+        .and_then(|o| o.as_stream().ok())
+        .is_some_and(|m| m.dict.has(b"Matte"));
+    let size_pinned = matte_mask && owned_mask.is_none();
+    if let Some(p) = placements.trusted(id).filter(|_| !size_pinned) {
         let limit = policy.threshold as f64 * target;
         if p.min_ppi_x > limit {
             nw = ((w as f64) * target / p.min_ppi_x).round().max(1.0) as u32;
@@ -450,6 +461,9 @@ fn process_one(
     {
         mask_before = mb;
         new_mask = Some((mid, ms));
+    }
+    if resized && matte_mask && new_mask.is_none() {
+        return kept_because("soft mask with /Matte could not be resampled");
     }
     let mask_after = new_mask
         .as_ref()
