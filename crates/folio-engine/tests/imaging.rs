@@ -975,3 +975,70 @@ fn shared_matte_mask_pins_image_size() {
     let a = actions.iter().find(|a| a.id == img_id).unwrap();
     assert_eq!((a.new_width, a.new_height), (69, 69), "{a:?}");
 }
+
+/// Images reached only through an annotation appearance (mapped onto its
+/// /Rect) and through a soft-mask group set by `gs` are placed too.
+#[test]
+fn annotation_appearance_and_soft_mask_group_placements() {
+    let mut doc = Document::with_version("1.7");
+    let pages_id = doc.new_object_id();
+    let mk_img = |doc: &mut Document, w: i64| {
+        doc.add_object(Stream::new(
+            dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => w, "Height" => 100,
+            "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8 },
+            vec![128; (w * 100) as usize],
+        ))
+    };
+    let annot_img = mk_img(&mut doc, 100);
+    let mask_img = mk_img(&mut doc, 50);
+    // Appearance: BBox 10×10, image fills it; the Rect is 200×100.
+    let ap = doc.add_object(Stream::new(
+        dictionary! { "Type" => "XObject", "Subtype" => "Form",
+        "BBox" => vec![0.into(), 0.into(), 10.into(), 10.into()],
+        "Resources" => dictionary! { "XObject" => dictionary! { "A" => annot_img } } },
+        b"q 10 0 0 10 0 0 cm /A Do Q".to_vec(),
+    ));
+    let annot = doc.add_object(dictionary! {
+        "Type" => "Annot", "Subtype" => "Stamp",
+        "Rect" => vec![100.into(), 100.into(), 300.into(), 200.into()],
+        "AP" => dictionary! { "N" => ap },
+    });
+    // Soft-mask group drawing the other image at 36×36 (in the CTM of `gs`).
+    let group = doc.add_object(Stream::new(
+        dictionary! { "Type" => "XObject", "Subtype" => "Form",
+        "BBox" => vec![0.into(), 0.into(), 100.into(), 100.into()],
+        "Group" => dictionary! { "S" => "Transparency", "CS" => "DeviceGray" },
+        "Resources" => dictionary! { "XObject" => dictionary! { "M" => mask_img } } },
+        b"q 36 0 0 36 0 0 cm /M Do Q".to_vec(),
+    ));
+    let content = doc.add_object(Stream::new(
+        dictionary! {},
+        b"q 2 0 0 2 0 0 cm /G gs 0 0 10 10 re f Q".to_vec(),
+    ));
+    let page = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id,
+        "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
+        "Contents" => content, "Annots" => vec![annot.into()],
+        "Resources" => dictionary! { "ExtGState" => dictionary! {
+            "G" => dictionary! { "SMask" => dictionary! { "S" => "Luminosity", "G" => group } } } },
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(
+            dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 },
+        ),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+
+    let p = placements(&doc, &Ctx::default()).unwrap();
+    let a = p.get(annot_img).expect("annotation image placed");
+    assert!(
+        (a.max_points_w - 200.0).abs() < 1e-6 && (a.max_points_h - 100.0).abs() < 1e-6,
+        "{a:?}"
+    );
+    let m = p.get(mask_img).expect("soft-mask image placed");
+    // 36 pt inside a ×2 CTM.
+    assert!((m.max_points_w - 72.0).abs() < 1e-6, "{m:?}");
+    assert!((m.min_ppi_x - 50.0).abs() < 1e-6, "{m:?}");
+}
