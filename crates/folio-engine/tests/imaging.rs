@@ -593,10 +593,19 @@ fn cancelled_run_reports_cancelled() {
     let ctx = Ctx::default().with_cancel(flag);
     let e = recompress_images(&mut doc, &ImagePolicy::balanced(), &ctx).unwrap_err();
     assert_eq!(e.code(), "cancelled");
+    let (mut doc, _) = synthetic_doc();
+    let ctx = Ctx::new(folio_engine::Limits {
+        wall_time: std::time::Duration::ZERO,
+        ..Default::default()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let e = recompress_images(&mut doc, &ImagePolicy::balanced(), &ctx).unwrap_err();
+    assert_eq!(e.code(), "limit_exceeded");
 }
 
 #[test]
 fn hostile_and_encrypted_files_do_not_panic() {
+    let (mut processed, mut encrypted) = (0, 0);
     for e in support::dev_pdfs()
         .into_iter()
         .filter(|e| e.category == "hostile")
@@ -606,13 +615,20 @@ fn hostile_and_encrypted_files_do_not_panic() {
         let Ok(opened) = document::open(&bytes, pw, &Ctx::default()) else {
             continue;
         };
+        if pw.is_some() {
+            assert!(opened.was_encrypted);
+            encrypted += 1;
+        }
         let mut doc = opened.doc;
         let actions = recompress_images(&mut doc, &ImagePolicy::strong(), &Ctx::default())
             .unwrap_or_else(|err| panic!("{}: {err}", e.path.display()));
         let mut out = Vec::new();
         doc.save_to(&mut out).unwrap();
         println!("{}: {} image action(s)", e.path.display(), actions.len());
+        processed += 1;
     }
+    assert!(processed >= 5, "only {processed} hostile files opened");
+    assert_eq!(encrypted, 1, "the password-protected file was processed");
 }
 
 /// A page with one 200×200 CMYK image: four ink patches plus noise, so it
