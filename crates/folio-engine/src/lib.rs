@@ -10,6 +10,7 @@
 //! - [`compress`], [`merge`], [`images`], [`split`], [`rotate`], [`text`], [`render`], [`info`]: one operation each
 //! - [`imaging`]: lossy image recompression blocks (placement, decode, encode, SSIM)
 //! - [`pages`]: page selections such as `1-3,7,10-`
+//! - [`preflight`]: bounded checks of what a page uses, before hayro decodes it
 //! - [`limits`], [`error`], [`report`]: the contract shared by all operations
 
 mod compact;
@@ -22,6 +23,7 @@ pub mod info;
 pub mod limits;
 pub mod merge;
 pub mod pages;
+pub mod preflight;
 pub mod render;
 pub mod report;
 pub mod rotate;
