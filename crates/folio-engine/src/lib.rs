@@ -8,6 +8,7 @@
 //! Module map:
 //! - [`document`]: open (lopdf, limits, encryption) and write (with a second-parser check)
 //! - [`compress`], [`merge`], [`images`], [`split`], [`rotate`], [`text`], [`render`], [`info`]: one operation each
+//! - [`imaging`]: lossy image recompression blocks (placement, decode, encode, SSIM)
 //! - [`pages`]: page selections such as `1-3,7,10-`
 //! - [`preflight`]: bounded checks of what a page uses, before hayro decodes it
 //! - [`limits`], [`error`], [`report`]: the contract shared by all operations
@@ -17,6 +18,7 @@ pub mod compress;
 pub mod document;
 pub mod error;
 pub mod images;
+pub mod imaging;
 pub mod info;
 pub mod limits;
 pub mod merge;

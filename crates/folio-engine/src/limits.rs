@@ -137,6 +137,16 @@ impl Ctx {
         self
     }
 
+    /// The same context (limits, deadline, cancel) whose progress 0..=1 maps
+    /// onto `from..=to` of this one: for one phase of a multi-phase operation.
+    pub fn span(&self, from: f32, to: f32) -> Ctx {
+        let mut c = self.clone();
+        if let Some(parent) = self.progress.clone() {
+            c.progress = Some(Arc::new(move |f: f32| parent(from + (to - from) * f)));
+        }
+        c
+    }
+
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }
