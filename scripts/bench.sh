@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/folio-target}"
 
-command -v gs >/dev/null && command -v mutool >/dev/null && command -v img2pdf >/dev/null || {
+command -v gs >/dev/null && command -v mutool >/dev/null && command -v img2pdf >/dev/null && [ -x /usr/bin/time ] || {
   sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"
   $sudo_ apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq qpdf poppler-utils ghostscript img2pdf mupdf-tools time >/dev/null

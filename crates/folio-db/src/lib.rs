@@ -22,6 +22,7 @@
 //! - Retryable failures go back to `queued` with `run_after` set by the
 //!   caller's backoff; others end `failed`.
 
+pub mod backup;
 pub mod sqlite;
 pub mod suite;
 

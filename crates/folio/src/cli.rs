@@ -150,6 +150,25 @@ pub enum Command {
     Worker(ServiceArgs),
     /// Print the effective service configuration (secrets masked).
     Config(ServiceArgs),
+    /// Copy the embedded SQLite job store to FILE while the service runs
+    /// (VACUUM INTO), then check the copy. PostgreSQL: use pg_dump.
+    Backup {
+        /// Where to write the copy; must not exist yet.
+        #[arg(long, short, value_name = "FILE")]
+        out: PathBuf,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Exit 0 when the service answers 200 on its liveness URL (for container
+    /// health checks; no curl needed).
+    Healthcheck {
+        /// URL to probe [default: http://<FOLIO_LISTEN>/health/live]
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// Give up after this many seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 5)]
+        timeout: u64,
+    },
     /// Internal: run one job in a child process (used by the workers).
     #[command(name = "__run-job", hide = true)]
     RunJob,

@@ -91,6 +91,8 @@ pub struct Config {
     pub log_format: String,
     /// Log filter (`info`, `folio_worker=debug,info`...); `RUST_LOG` also works.
     pub log_level: String,
+    /// Where `folio worker` serves `/metrics` and `/health/live`; off when unset.
+    pub metrics_listen: Option<String>,
 }
 
 impl Default for Config {
@@ -118,6 +120,7 @@ impl Default for Config {
             max_queue_depth: 10_000,
             log_format: "json".into(),
             log_level: "info".into(),
+            metrics_listen: None,
         }
     }
 }

@@ -5,7 +5,9 @@ mod cli;
 mod config;
 mod engine_cmds;
 mod files;
+mod ops;
 mod service;
+mod worker_metrics;
 
 use std::process::ExitCode;
 
@@ -25,6 +27,10 @@ fn main() -> ExitCode {
                 serde_json::to_string_pretty(&c.masked()).unwrap_or_default()
             );
         }),
+        Command::Backup { out, service } => {
+            config::Config::load(&service).and_then(|c| ops::backup(&c, &out))
+        }
+        Command::Healthcheck { url, timeout } => ops::healthcheck(url, timeout),
         _ => engine_cmds::run(cli),
     };
     match result {

@@ -13,6 +13,7 @@ use folio_worker::{ChildCommand, EventBus, Pool, WorkerConfig};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::config::Config;
+use crate::worker_metrics;
 
 fn init_logging(cfg: &Config) {
     use tracing_subscriber::EnvFilter;
@@ -212,11 +213,18 @@ pub fn worker(cfg: Config) -> Result<()> {
     init_logging(&cfg);
     runtime()?.block_on(async move {
         let workers = cfg.workers().max(1);
+        let metrics = match &cfg.metrics_listen {
+            Some(addr) => Some(worker_metrics::serve(addr, init_metrics()?).await?),
+            None => None,
+        };
         let parts = start_parts(&cfg, workers).await?;
         tracing::info!(workers, data_dir = %cfg.data_dir.display(), "folio worker started");
         shutdown_signal().await;
         if let Some(pool) = &parts.pool {
             pool.shutdown(cfg.shutdown_grace.0).await;
+        }
+        if let Some(m) = metrics {
+            m.abort();
         }
         Ok(())
     })

@@ -5,11 +5,9 @@
 //! only when smaller. It runs before the lossless stream pass, so the images
 //! it leaves untouched are still re-deflated and deduplicated.
 
-use lopdf::Document;
-
 use super::Level;
-use crate::imaging::{self, Action, ImagePolicy};
-use crate::{Ctx, Report, Result};
+use crate::Report;
+use crate::imaging::{self, Action, ImagePass, ImagePolicy};
 
 /// At most this many per-image entries go into the report's details.
 const MAX_REPORTED_IMAGES: usize = 200;
@@ -30,21 +28,11 @@ pub fn policy(level: Level) -> Option<ImagePolicy> {
     }
 }
 
-/// Re-encode images for a lossy `level`; a no-op for `Level::Lossless`.
-pub fn recompress_images(
-    doc: &mut Document,
-    level: Level,
-    ctx: &Ctx,
-    report: &mut Report,
-) -> Result<ImageStats> {
-    ctx.check()?;
-    let Some(policy) = policy(level) else {
-        return Ok(ImageStats::default());
-    };
-    let actions = imaging::recompress_images(doc, &policy, ctx)?;
+/// Describe an image pass in `report` (notes, counts, per-image actions).
+pub fn describe(pass: &ImagePass, policy: &ImagePolicy, report: &mut Report) -> ImageStats {
     let mut stats = ImageStats::default();
     let (mut downsampled, mut reencoded, mut deduplicated) = (0usize, 0usize, 0usize);
-    for a in &actions {
+    for a in &pass.actions {
         match a.action {
             Action::DownsampledJpeg | Action::DownsampledFlate => downsampled += 1,
             Action::Jpeg | Action::Flate => reencoded += 1,
@@ -69,13 +57,14 @@ pub fn recompress_images(
     }
     report.detail("image_target_ppi", policy.effective_ppi());
     report.detail("image_jpeg_quality", policy.effective_quality() as u64);
-    report.detail("images_seen", actions.len() as u64);
+    report.detail("images_seen", pass.actions.len() as u64);
     report.detail("images_downsampled", downsampled as u64);
     report.detail("images_reencoded", reencoded as u64);
     report.detail("images_deduplicated", deduplicated as u64);
-    let listed: Vec<&imaging::ImageAction> = actions.iter().take(MAX_REPORTED_IMAGES).collect();
+    let listed: Vec<&imaging::ImageAction> =
+        pass.actions.iter().take(MAX_REPORTED_IMAGES).collect();
     if let Ok(v) = serde_json::to_value(listed) {
         report.detail("images", v);
     }
-    Ok(stats)
+    stats
 }

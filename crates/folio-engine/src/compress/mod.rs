@@ -13,11 +13,15 @@
 
 mod dedup;
 mod images;
+pub mod quality;
 mod streams;
 
-use lopdf::{Document, Object};
+use std::collections::{BTreeSet, HashMap};
+
+use lopdf::{Document, Object, ObjectId};
 
 use crate::document::{self, WriteMode};
+use crate::imaging::{self, ImagePass, ImagePolicy, Override};
 use crate::report::{OutputFile, PDF};
 use crate::{Ctx, Error, Output, Report, Result};
 
@@ -54,7 +58,41 @@ pub struct CompressOptions {
     pub password: Option<String>,
 }
 
+/// Default page-SSIM floor of a level (see [`quality`]).
+pub fn default_min_ssim(level: Level) -> f64 {
+    match level {
+        Level::Lossless => 1.0,
+        Level::Balanced => 0.92,
+        Level::Strong => 0.85,
+    }
+}
+
+/// The floor while searching for `--target-size` without an explicit
+/// `--min-ssim`: the user asked for a size, so quality may go lower than the
+/// level's default, but not to mush.
+pub const TARGET_SIZE_MIN_SSIM: f64 = 0.70;
+
+/// Quality scales tried, in order, when searching for a target size (1 =
+/// the level's defaults; see [`ImagePolicy::quality_scale`]).
+const TARGET_SIZE_SCALES: [f32; 7] = [1.0, 0.75, 0.55, 0.42, 0.32, 0.24, 0.18];
+
+/// Back-off ladder of the quality gate for an image on a page under the
+/// floor: its scale times this factor, then the original image.
+const BACK_OFF_FACTOR: f32 = 1.4;
+
 pub fn compress(input: &[u8], opts: &CompressOptions, ctx: &Ctx) -> Result<Output> {
+    if let Some(m) = opts.min_ssim
+        && !(m.is_finite() && (0.0..=1.0).contains(&m))
+    {
+        return Err(Error::InvalidOptions(
+            "min_ssim must be a number between 0 and 1".into(),
+        ));
+    }
+    if opts.target_size == Some(0) {
+        return Err(Error::InvalidOptions(
+            "target_size must be a positive number of bytes".into(),
+        ));
+    }
     let opened = document::open(input, opts.password.as_deref(), ctx)?;
     let mut report = Report::new("compress");
     report.inputs = 1;
@@ -80,23 +118,52 @@ pub fn compress(input: &[u8], opts: &CompressOptions, ctx: &Ctx) -> Result<Outpu
     let numbers = document::number_texts(input, &doc, ctx);
     tidy_trailer(&mut doc);
     document::repair_page_tree(&mut doc, ctx.limits.max_depth);
-    let mut removed = dedup::prune(&mut doc);
+    let removed_first = dedup::prune(&mut doc);
     ctx.check()?;
-
-    // Lossy levels spend most of their time on images: give that pass the
-    // first half of the progress range.
-    let (image_ctx, stream_ctx) = if opts.level == Level::Lossless {
-        (ctx.clone(), ctx.clone())
-    } else {
-        (ctx.span(0.0, 0.5), ctx.span(0.5, 0.9))
+    let base = Base {
+        input,
+        password: opts.password.as_deref(),
+        pages,
+        numbers: &numbers,
     };
-    let image_stats = images::recompress_images(&mut doc, opts.level, &image_ctx, &mut report)?;
-    normalize_lengths(&mut doc);
-    let stream_stats = streams::recompress(&mut doc, &stream_ctx)?;
-    let deduplicated = dedup::deduplicate(&mut doc, ctx)?;
-    removed += dedup::prune(&mut doc);
-    ctx.progress(0.9);
 
+    let best = match images::policy(opts.level) {
+        None => build(doc, None, &HashMap::new(), &base, ctx)?,
+        Some(policy) => {
+            let floor = opts
+                .min_ssim
+                .map(f64::from)
+                .unwrap_or(if opts.target_size.is_some() {
+                    TARGET_SIZE_MIN_SSIM
+                } else {
+                    default_min_ssim(opts.level)
+                });
+            lossy(
+                &doc,
+                policy,
+                floor,
+                opts.target_size,
+                &base,
+                ctx,
+                &mut report,
+            )?
+        }
+    };
+    ctx.progress(1.0);
+
+    let Attempt {
+        bytes: out,
+        pass,
+        policy,
+        streams: stream_stats,
+        deduplicated,
+        removed,
+        objects_out,
+    } = best;
+    let image_stats = match &policy {
+        Some(p) => images::describe(&pass, p, &mut report),
+        None => images::ImageStats::default(),
+    };
     if stream_stats.over_stream_limit > 0 {
         report.notes.push(format!(
             "{} stream(s) decode past the per-stream limit and were left as they are",
@@ -116,13 +183,9 @@ pub fn compress(input: &[u8], opts: &CompressOptions, ctx: &Ctx) -> Result<Outpu
         ));
     }
 
-    let out =
-        document::write_with_numbers(&mut doc, pages, WriteMode::Compact, Some(&numbers), ctx)?;
-    ctx.progress(1.0);
-
     report.detail("level", format!("{:?}", opts.level).to_lowercase());
     report.detail("objects_in", objects_before as u64);
-    report.detail("objects_out", doc.objects.len() as u64);
+    report.detail("objects_out", objects_out as u64);
     report.detail("streams_recompressed", stream_stats.recompressed as u64);
     report.detail("stream_bytes_saved", stream_stats.bytes_saved);
     report.detail(
@@ -131,7 +194,7 @@ pub fn compress(input: &[u8], opts: &CompressOptions, ctx: &Ctx) -> Result<Outpu
     );
     report.detail("image_bytes_saved", image_stats.bytes_saved);
     report.detail("objects_deduplicated", deduplicated as u64);
-    report.detail("objects_removed", removed as u64);
+    report.detail("objects_removed", (removed_first + removed) as u64);
 
     let bytes = if out.len() >= input.len() {
         report.kept_original = true;
@@ -143,13 +206,24 @@ pub fn compress(input: &[u8], opts: &CompressOptions, ctx: &Ctx) -> Result<Outpu
     } else {
         out
     };
+    if let Some(target) = opts.target_size {
+        let reached = bytes.len() as u64 <= target;
+        report.detail("target_size", target);
+        report.detail("target_reached", reached);
+        if !reached {
+            report.notes.push(format!(
+                "the target of {target} bytes was not reached: the smallest result within the \
+                 quality floor is {} bytes",
+                bytes.len()
+            ));
+        }
+    }
     report.detail("bytes_saved", (input.len() - bytes.len()) as u64);
     tracing::debug!(
         bytes_in = input.len(),
         bytes_out = bytes.len(),
         streams = stream_stats.recompressed,
         deduplicated,
-        removed,
         "compress done"
     );
     Ok(Output::single(
@@ -161,6 +235,258 @@ pub fn compress(input: &[u8], opts: &CompressOptions, ctx: &Ctx) -> Result<Outpu
         report,
         ctx,
     ))
+}
+
+/// What every attempt shares: the input and how to write the output.
+struct Base<'a> {
+    input: &'a [u8],
+    password: Option<&'a str>,
+    pages: u32,
+    numbers: &'a document::NumberTexts,
+}
+
+/// One complete rewrite of the document.
+struct Attempt {
+    bytes: Vec<u8>,
+    pass: ImagePass,
+    policy: Option<ImagePolicy>,
+    streams: streams::StreamStats,
+    deduplicated: usize,
+    removed: usize,
+    objects_out: usize,
+}
+
+/// Image pass (when `policy` is set), lossless stream pass, deduplication,
+/// compact write.
+fn build(
+    mut doc: Document,
+    policy: Option<&ImagePolicy>,
+    overrides: &HashMap<ObjectId, Override>,
+    base: &Base<'_>,
+    ctx: &Ctx,
+) -> Result<Attempt> {
+    let pass = match policy {
+        Some(p) => imaging::recompress_images_with(&mut doc, p, overrides, &ctx.span(0.0, 0.5))?,
+        None => ImagePass::default(),
+    };
+    normalize_lengths(&mut doc);
+    let stream_ctx = if policy.is_some() {
+        ctx.span(0.5, 0.8)
+    } else {
+        ctx.span(0.0, 0.9)
+    };
+    let streams = streams::recompress_except(&mut doc, &pass.rewritten, &stream_ctx)?;
+    let deduplicated = dedup::deduplicate(&mut doc, ctx)?;
+    let removed = dedup::prune(&mut doc);
+    let bytes = document::write_with_numbers(
+        &mut doc,
+        base.pages,
+        WriteMode::Compact,
+        Some(base.numbers),
+        ctx,
+    )?;
+    Ok(Attempt {
+        bytes,
+        pass,
+        policy: policy.cloned(),
+        streams,
+        deduplicated,
+        removed,
+        objects_out: doc.objects.len(),
+    })
+}
+
+/// The lossy levels: the gated image pass, and with a target size, a
+/// search over quality scales for the first result under it.
+fn lossy(
+    doc: &Document,
+    policy: ImagePolicy,
+    floor: f64,
+    target: Option<u64>,
+    base: &Base<'_>,
+    ctx: &Ctx,
+    report: &mut Report,
+) -> Result<Attempt> {
+    let mut original: Option<quality::Original> = None;
+    let Some(target) = target else {
+        let (attempt, gate) = gated(doc, policy, floor, base, &mut original, ctx)?;
+        gate.describe(floor, report);
+        return Ok(attempt);
+    };
+    let mut best: Option<(Attempt, Gate)> = None;
+    for (i, &scale) in TARGET_SIZE_SCALES.iter().enumerate() {
+        let p = ImagePolicy {
+            quality_scale: scale,
+            ..policy.clone()
+        };
+        let (attempt, gate) = gated(doc, p, floor, base, &mut original, ctx)?;
+        let size = attempt.bytes.len() as u64;
+        tracing::debug!(scale, size, target, "target size search");
+        let better = best
+            .as_ref()
+            .is_none_or(|(b, _)| attempt.bytes.len() < b.bytes.len());
+        let done = size <= target || size >= base.input.len() as u64 && i > 0;
+        if better {
+            best = Some((attempt, gate));
+        }
+        // Stop once under the target, or when going harder stopped helping
+        // (nothing left to resample: the rest of the file is not images).
+        if done || !better {
+            break;
+        }
+    }
+    let (attempt, gate) = best.ok_or_else(|| Error::Internal("no compression attempt".into()))?;
+    gate.describe(floor, report);
+    Ok(attempt)
+}
+
+/// What the quality gate measured over its rounds.
+#[derive(Debug, Default)]
+struct Gate {
+    rounds: u32,
+    scores: quality::PageScores,
+    backed_off: usize,
+    kept: usize,
+}
+
+impl Gate {
+    fn describe(&self, floor: f64, report: &mut Report) {
+        let mut q = serde_json::Map::new();
+        q.insert("min_ssim_floor".into(), floor.into());
+        q.insert("dpi".into(), (quality::GATE_DPI as f64).into());
+        q.insert("rounds".into(), self.rounds.into());
+        q.insert("pages_checked".into(), self.scores.len().into());
+        q.insert("images_backed_off".into(), self.backed_off.into());
+        q.insert("images_kept_by_gate".into(), self.kept.into());
+        if let Some((min, median)) = quality::summary(&self.scores) {
+            q.insert("ssim_min".into(), round4(min).into());
+            q.insert("ssim_median".into(), round4(median).into());
+            if min < floor {
+                report.notes.push(format!(
+                    "page SSIM {min:.3} stays under the floor {floor:.2} with the original images: \
+                     the difference is not in the images"
+                ));
+            }
+        }
+        let pages: Vec<serde_json::Value> = self
+            .scores
+            .iter()
+            .take(500)
+            .map(|(p, s)| serde_json::json!({"page": p, "ssim": s.map(round4)}))
+            .collect();
+        q.insert("pages".into(), pages.into());
+        report.detail("quality", serde_json::Value::Object(q));
+        if self.backed_off > 0 || self.kept > 0 {
+            report.notes.push(format!(
+                "quality gate: {} image(s) re-done gentler, {} kept as they were, to hold page \
+                 SSIM ≥ {floor:.2}",
+                self.backed_off, self.kept
+            ));
+        }
+    }
+}
+
+fn round4(v: f64) -> f64 {
+    (v * 10_000.0).round() / 10_000.0
+}
+
+/// One image pass held to `floor`: build, render the pages whose images
+/// changed, and back off the images of pages under the floor (gentler
+/// scale, then the original) until every page holds or nothing is left to
+/// back off.
+fn gated(
+    doc: &Document,
+    policy: ImagePolicy,
+    floor: f64,
+    base: &Base<'_>,
+    original: &mut Option<quality::Original>,
+    ctx: &Ctx,
+) -> Result<(Attempt, Gate)> {
+    let mut overrides: HashMap<ObjectId, Override> = HashMap::new();
+    let mut gate = Gate::default();
+    loop {
+        ctx.check()?;
+        gate.rounds += 1;
+        let attempt = build(doc.clone(), Some(&policy), &overrides, base, ctx)?;
+        let changed: Vec<ObjectId> = attempt
+            .pass
+            .actions
+            .iter()
+            .filter(|a| a.changed())
+            .map(|a| a.id)
+            .collect();
+        let pages: BTreeSet<u32> = changed
+            .iter()
+            .filter_map(|id| attempt.pass.pages.get(id))
+            .flatten()
+            .copied()
+            .collect();
+        if pages.is_empty() {
+            gate.scores.clear();
+            return Ok((attempt, gate));
+        }
+        if original.is_none() {
+            match quality::Original::open(base.input, base.password, ctx) {
+                Ok(o) => *original = Some(o),
+                Err(e) => {
+                    ctx.check()?;
+                    // The renderer refuses the input (it opened in lopdf):
+                    // nothing can be measured, so take no lossy risk.
+                    tracing::info!("quality gate: input not renderable ({e}); images kept");
+                    let mut keep = HashMap::new();
+                    for id in &changed {
+                        keep.insert(*id, Override::Keep);
+                    }
+                    gate.kept = changed.len();
+                    let attempt = build(doc.clone(), Some(&policy), &keep, base, ctx)?;
+                    return Ok((attempt, gate));
+                }
+            }
+        }
+        let Some(orig) = original.as_ref() else {
+            return Ok((attempt, gate));
+        };
+        let scores = quality::page_scores(orig, &attempt.bytes, &pages, &ctx.span(0.8, 0.95))?;
+        let failing: BTreeSet<u32> = scores
+            .iter()
+            .filter(|(_, s)| s.is_some_and(|s| s < floor))
+            .map(|(p, _)| *p)
+            .collect();
+        gate.scores = scores;
+        if failing.is_empty() {
+            return Ok((attempt, gate));
+        }
+        let mut escalated = false;
+        for id in &changed {
+            let on_failing = attempt
+                .pass
+                .pages
+                .get(id)
+                .is_some_and(|ps| !ps.is_disjoint(&failing));
+            if !on_failing {
+                continue;
+            }
+            let next = match overrides.get(id) {
+                None => {
+                    gate.backed_off += 1;
+                    Override::Scale(policy.quality_scale * BACK_OFF_FACTOR)
+                }
+                Some(Override::Scale(_)) => {
+                    gate.backed_off = gate.backed_off.saturating_sub(1);
+                    gate.kept += 1;
+                    Override::Keep
+                }
+                Some(Override::Keep) => continue,
+            };
+            overrides.insert(*id, next);
+            escalated = true;
+        }
+        if !escalated {
+            // The pages under the floor differ for reasons other than the
+            // images (or only in images already kept): nothing left to try.
+            return Ok((attempt, gate));
+        }
+    }
 }
 
 /// Keep only the trailer entries that describe the document (`/Root`,

@@ -14,6 +14,7 @@
 //! is always a valid (if larger) outcome for a lossless pass.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
@@ -102,8 +103,14 @@ impl Budget {
 }
 
 /// Re-encode every eligible stream of `doc` in place (in parallel), keeping a
-/// new encoding only when it is smaller.
-pub fn recompress(doc: &mut Document, ctx: &Ctx) -> Result<StreamStats> {
+/// new encoding only when it is smaller; the streams in `skip` are left alone: the image pass has
+/// just encoded them as tightly as it could, so re-deflating them again
+/// would only cost time.
+pub fn recompress_except(
+    doc: &mut Document,
+    skip: &HashSet<ObjectId>,
+    ctx: &Ctx,
+) -> Result<StreamStats> {
     let mut stats = StreamStats::default();
     let budget = Budget {
         used: AtomicU64::new(0),
@@ -119,6 +126,9 @@ pub fn recompress(doc: &mut Document, ctx: &Ctx) -> Result<StreamStats> {
             let Object::Stream(stream) = obj else {
                 return None;
             };
+            if skip.contains(&id) {
+                return None;
+            }
             if matches!(
                 stream.dict.get(b"Type").and_then(Object::as_name),
                 Ok(b"XRef" | b"ObjStm")

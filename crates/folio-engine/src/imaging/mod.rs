@@ -18,7 +18,7 @@ pub mod encode;
 pub mod placement;
 pub mod ssim;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
 use rayon::prelude::*;
@@ -168,6 +168,27 @@ fn is_image(s: &Stream) -> bool {
     matches!(s.dict.get(b"Subtype"), Ok(Object::Name(n)) if n == b"Image")
 }
 
+/// A per-image exception to the policy, set by the quality gate when a page
+/// drawing the image fell below its SSIM floor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Override {
+    /// Use this `quality_scale` instead of the policy's.
+    Scale(f32),
+    /// Leave the image as it is.
+    Keep,
+}
+
+/// The outcome of one image pass.
+#[derive(Debug, Clone, Default)]
+pub struct ImagePass {
+    /// One action per image stream (kept ones included, with the reason).
+    pub actions: Vec<ImageAction>,
+    /// The pages (1-based) each image is drawn on.
+    pub pages: HashMap<ObjectId, BTreeSet<u32>>,
+    /// Streams this pass replaced (images and their soft masks).
+    pub rewritten: HashSet<ObjectId>,
+}
+
 /// Recompress the images of `doc` according to `policy`, in place.
 ///
 /// Returns one action per image stream (kept ones included, with the reason).
@@ -178,6 +199,18 @@ pub fn recompress_images(
     policy: &ImagePolicy,
     ctx: &Ctx,
 ) -> Result<Vec<ImageAction>> {
+    Ok(recompress_images_with(doc, policy, &HashMap::new(), ctx)?.actions)
+}
+
+/// [`recompress_images`] with per-image exceptions. Image ids are stable
+/// between passes over clones of one document (deduplication keeps the
+/// lowest id), so the quality gate can re-run the pass with overrides.
+pub fn recompress_images_with(
+    doc: &mut Document,
+    policy: &ImagePolicy,
+    overrides: &HashMap<ObjectId, Override>,
+    ctx: &Ctx,
+) -> Result<ImagePass> {
     let mut actions = dedupe_images(doc, ctx)?;
     let placements = placement::placements(doc, ctx)?;
     if !placements.complete {
@@ -208,6 +241,7 @@ pub fn recompress_images(
 
     let total = images.len().max(1);
     let mut done = 0usize;
+    let mut rewritten = HashSet::new();
     let mut queue = images.into_iter().peekable();
     while queue.peek().is_some() {
         ctx.check()?;
@@ -238,15 +272,30 @@ pub fn recompress_images(
                     .and_then(|s| s.dict.get(b"SMask").ok())
                     .and_then(|o| o.as_reference().ok())
                     .filter(|m| mask_owners.get(m) == Some(&1));
-                process_one(doc_ref, id, p, &placements, owned_mask, policy, ctx)
+                match overrides.get(&id) {
+                    None => process_one(doc_ref, id, p, &placements, owned_mask, policy, ctx),
+                    Some(Override::Scale(s)) => {
+                        let policy = ImagePolicy {
+                            quality_scale: *s,
+                            ..policy.clone()
+                        };
+                        process_one(doc_ref, id, p, &placements, owned_mask, &policy, ctx)
+                    }
+                    Some(Override::Keep) => Ok(Outcome {
+                        action: kept_by_gate(doc_ref, id, p),
+                        replacement: None,
+                    }),
+                }
             })
             .collect();
         for r in results {
             let out = r?;
             if let Some((s, mask)) = out.replacement {
                 doc.objects.insert(out.action.id, Object::Stream(s));
+                rewritten.insert(out.action.id);
                 if let Some((mid, ms)) = mask {
                     doc.objects.insert(mid, Object::Stream(ms));
+                    rewritten.insert(mid);
                 }
             }
             actions.push(out.action);
@@ -254,7 +303,27 @@ pub fn recompress_images(
         done += batch.len();
         ctx.progress(done as f32 / total as f32);
     }
-    Ok(actions)
+    Ok(ImagePass {
+        actions,
+        pages: placements.pages,
+        rewritten,
+    })
+}
+
+fn kept_by_gate(doc: &Document, id: ObjectId, p: Option<Placement>) -> ImageAction {
+    let bytes = match doc.get_object(id) {
+        Ok(Object::Stream(s)) => s.content.len() as u64,
+        _ => 0,
+    };
+    let (w, h) = placement::image_size(doc, id).unwrap_or((0, 0));
+    ImageAction::kept(
+        id,
+        w,
+        h,
+        bytes,
+        p.map(|p| p.min_ppi()),
+        "kept by the quality gate",
+    )
 }
 
 fn estimated_decoded_bytes(doc: &Document, id: ObjectId) -> u64 {

@@ -12,7 +12,7 @@
 //! a budget runs out the result is marked incomplete, and callers must then
 //! not downsample at all: an unseen use could be larger than the seen ones.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use lopdf::content::Content;
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
@@ -61,6 +61,11 @@ pub struct Placements {
     /// end (syntax error, depth limit, undecodable stream): the unread part
     /// may draw them larger.
     pub uncertain: HashSet<ObjectId>,
+    /// The pages (1-based) each image is drawn on, or may be drawn on (an
+    /// unreadable page counts every image its resources reach). The quality
+    /// gate uses it to back off the images of a page that fell below its
+    /// SSIM floor.
+    pub pages: HashMap<ObjectId, BTreeSet<u32>>,
 }
 
 impl Placements {
@@ -166,6 +171,9 @@ struct Walker<'a> {
     ops_left: u64,
     complete: bool,
     uncertain: HashSet<ObjectId>,
+    /// The page being walked (1-based) and the pages each image was seen on.
+    page: u32,
+    pages: HashMap<ObjectId, BTreeSet<u32>>,
 }
 
 /// Compute the placement of every image drawn in `doc`.
@@ -181,10 +189,13 @@ pub fn placements(doc: &Document, ctx: &Ctx) -> Result<Placements> {
         ops_left: OP_BUDGET,
         complete: true,
         uncertain: HashSet::new(),
+        page: 0,
+        pages: HashMap::new(),
     };
     let max_stream = usize::try_from(ctx.limits.max_stream_bytes).unwrap_or(usize::MAX);
-    for (_, page_id) in doc.get_pages() {
+    for (page_no, page_id) in doc.get_pages() {
         ctx.check()?;
+        w.page = page_no;
         let Ok(page) = doc.get_dictionary(page_id) else {
             // A page the loader could not find may draw anything.
             w.complete = false;
@@ -235,6 +246,7 @@ pub fn placements(doc: &Document, ctx: &Ctx) -> Result<Placements> {
         map,
         complete: w.complete,
         uncertain: w.uncertain,
+        pages: w.pages,
     })
 }
 
@@ -331,6 +343,7 @@ impl<'a> Walker<'a> {
             };
             if matches!(s.dict.get(b"Subtype"), Ok(Object::Name(n)) if n == b"Image") {
                 this.uncertain.insert(*id);
+                this.pages.entry(*id).or_default().insert(this.page);
             } else if let Some(r) = s
                 .dict
                 .get(b"Resources")
@@ -491,6 +504,7 @@ impl<'a> Walker<'a> {
                     a.h = a.h.max(h);
                     a.uses = a.uses.saturating_add(1);
                 }
+                self.pages.entry(id).or_default().insert(self.page);
             }
             Some(Object::Name(n)) if n == b"Form" => {
                 self.walk_form(id, s, res, ctm, depth)?;

@@ -13,6 +13,9 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
         metrics::gauge!("folio_queue_depth").set(s.queued as f64);
         metrics::gauge!("folio_jobs_running").set(s.running as f64);
     }
+    // Readiness as a gauge (1 ready, 0 not), so alerts need no HTTP prober.
+    let ready = super::health::ready(State(st.clone())).await.is_ok();
+    metrics::gauge!("folio_ready").set(if ready { 1.0 } else { 0.0 });
     let body = st.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
     (
         [(

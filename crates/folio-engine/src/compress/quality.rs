@@ -1,0 +1,162 @@
+//! The quality gate of the lossy levels: render the pages whose images
+//! changed, before and after, at a low resolution and compare them with
+//! SSIM. Pages under the floor get their images backed off (gentler
+//! settings, then the original) by the caller, [`super::compress`].
+//!
+//! Only pages that draw a rewritten image are rendered: every other page is
+//! losslessly the same, so a text-only file costs nothing here.
+
+use std::collections::{BTreeSet, HashMap};
+
+use rayon::prelude::*;
+
+use crate::imaging::ssim::{GrayImage as SsimImage, ssim_any_size};
+use crate::render::{GrayImage, RenderDoc};
+use crate::{Ctx, Result};
+
+/// Resolution of the comparison renders. Low enough to be fast, high enough
+/// that downsampling and JPEG artefacts at 150 ppi still show.
+pub const GATE_DPI: f32 = 72.0;
+
+/// Renders of the original kept between rounds, in bytes.
+const ORIGINAL_CACHE_BYTES: usize = 96 << 20;
+
+/// Pages rendered per parallel task (one renderer each, sharing its caches).
+const PAGES_PER_TASK: usize = 4;
+
+/// The SSIM of each checked page; `None` when the original page could not
+/// be rendered (then nothing can be measured and the page is not held back).
+pub type PageScores = Vec<(u32, Option<f64>)>;
+
+/// Renders of the input document, opened once for all rounds.
+pub struct Original {
+    doc: RenderDoc,
+    cache: std::sync::Mutex<(usize, HashMap<u32, GrayImage>)>,
+}
+
+impl Original {
+    pub fn open(input: &[u8], password: Option<&str>, ctx: &Ctx) -> Result<Self> {
+        Ok(Original {
+            doc: RenderDoc::open(input, password, ctx)?,
+            cache: std::sync::Mutex::new((0, HashMap::new())),
+        })
+    }
+
+    fn cached(&self, page: u32) -> Option<GrayImage> {
+        self.cache.lock().ok()?.1.get(&page).cloned()
+    }
+
+    fn remember(&self, page: u32, img: &GrayImage) {
+        if let Ok(mut c) = self.cache.lock()
+            && c.0 + img.pixels.len() <= ORIGINAL_CACHE_BYTES
+        {
+            c.0 += img.pixels.len();
+            c.1.insert(page, img.clone());
+        }
+    }
+}
+
+/// SSIM of `pages` (1-based) between the original and `output`.
+///
+/// Errors only on cancellation or the time limit. An output that cannot be
+/// opened or rendered scores 0 on every page it should have shown.
+pub fn page_scores(
+    original: &Original,
+    output: &[u8],
+    pages: &BTreeSet<u32>,
+    ctx: &Ctx,
+) -> Result<PageScores> {
+    let pages: Vec<u32> = pages.iter().copied().collect();
+    let out_doc = match RenderDoc::open(output, None, ctx) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            ctx.check()?;
+            tracing::warn!("quality gate: the output does not open for rendering: {e}");
+            None
+        }
+    };
+    let results: Vec<Result<PageScores>> = pages
+        .par_chunks(PAGES_PER_TASK)
+        .map(|chunk| {
+            let mut before = original.doc.renderer(ctx);
+            let mut after = out_doc.as_ref().map(|d| d.renderer(ctx));
+            let mut scores = Vec::with_capacity(chunk.len());
+            for &page in chunk {
+                ctx.check()?;
+                let a = match original.cached(page) {
+                    Some(img) => img,
+                    None => match before.render_gray(page, GATE_DPI, ctx) {
+                        Ok(img) => {
+                            original.remember(page, &img);
+                            img
+                        }
+                        Err(e) => {
+                            ctx.check()?;
+                            tracing::debug!(page, "quality gate: original not renderable: {e}");
+                            scores.push((page, None));
+                            continue;
+                        }
+                    },
+                };
+                let score = match after.as_mut().map(|r| r.render_gray(page, GATE_DPI, ctx)) {
+                    Some(Ok(b)) => compare(&a, &b).unwrap_or(0.0),
+                    Some(Err(e)) => {
+                        ctx.check()?;
+                        tracing::warn!(page, "quality gate: output page not renderable: {e}");
+                        0.0
+                    }
+                    None => 0.0,
+                };
+                scores.push((page, Some(score)));
+            }
+            Ok(scores)
+        })
+        .collect();
+    let mut all = Vec::with_capacity(pages.len());
+    for r in results {
+        all.extend(r?);
+    }
+    Ok(all)
+}
+
+fn compare(a: &GrayImage, b: &GrayImage) -> Option<f64> {
+    ssim_any_size(
+        SsimImage::new(a.width, a.height, &a.pixels)?,
+        SsimImage::new(b.width, b.height, &b.pixels)?,
+    )
+}
+
+/// Minimum and median of the measured scores.
+pub fn summary(scores: &PageScores) -> Option<(f64, f64)> {
+    let mut v: Vec<f64> = scores.iter().filter_map(|(_, s)| *s).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let median = if v.len() % 2 == 1 {
+        v[v.len() / 2]
+    } else {
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+    };
+    Some((v[0], median))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_ignores_unmeasured_pages() {
+        assert_eq!(summary(&vec![(1, None)]), None);
+        let s = summary(&vec![
+            (1, Some(0.9)),
+            (2, None),
+            (3, Some(0.5)),
+            (4, Some(1.0)),
+        ]);
+        assert_eq!(s, Some((0.5, 0.9)));
+        let s = summary(&vec![(1, Some(0.8)), (2, Some(0.6))]);
+        assert_eq!(s.map(|s| s.0), Some(0.6));
+        assert!((s.map(|s| s.1).unwrap_or(0.0) - 0.7).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,239 @@
+//! The quality gate and the target-size search of the lossy levels,
+//! measured independently of the engine: poppler renders pages before and
+//! after, and the test computes SSIM itself.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use folio_engine::compress::{self, CompressOptions, Level};
+use folio_engine::imaging::ssim::{GrayImage, ssim_any_size};
+use folio_engine::{Ctx, Output};
+
+fn run(bytes: &[u8], opts: &CompressOptions) -> folio_engine::Result<Output> {
+    compress::compress(bytes, opts, &Ctx::default())
+}
+
+fn dev(name: &str) -> Vec<u8> {
+    let c = support::corpus().expect("corpus");
+    std::fs::read(c.join("dev/pdf").join(name)).expect("read corpus file")
+}
+
+/// (width, height, pixels) of a binary PGM.
+fn parse_pgm(b: &[u8]) -> (u32, u32, Vec<u8>) {
+    let mut fields = Vec::new();
+    let mut i = 0;
+    while fields.len() < 4 {
+        while b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let start = i;
+        while !b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        fields.push(String::from_utf8_lossy(&b[start..i]).to_string());
+    }
+    assert_eq!(fields[0], "P5");
+    let w: u32 = fields[1].parse().unwrap();
+    let h: u32 = fields[2].parse().unwrap();
+    (w, h, b[i + 1..].to_vec())
+}
+
+/// Pages 1–3 rendered by poppler at 72 dpi in grey.
+fn render(pdf: &[u8], dir: &Path, tag: &str) -> Vec<(u32, u32, Vec<u8>)> {
+    let f = dir.join(format!("{tag}.pdf"));
+    std::fs::write(&f, pdf).unwrap();
+    let st = Command::new("pdftoppm")
+        .args(["-r", "72", "-gray", "-f", "1", "-l", "3"])
+        .arg(&f)
+        .arg(dir.join(tag))
+        .output()
+        .expect("run pdftoppm (install poppler-utils)");
+    assert!(st.status.success(), "pdftoppm failed on {tag}");
+    let mut pages: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "pgm")
+                && p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(&format!("{tag}-"))
+        })
+        .collect();
+    pages.sort();
+    pages
+        .iter()
+        .map(|p| parse_pgm(&std::fs::read(p).unwrap()))
+        .collect()
+}
+
+/// Lowest SSIM over pages 1–3, by poppler renders.
+fn poppler_min_ssim(before: &[u8], after: &[u8]) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let a = render(before, dir.path(), "a");
+    let b = render(after, dir.path(), "b");
+    assert_eq!(a.len(), b.len(), "rendered page counts differ");
+    assert!(!a.is_empty());
+    a.iter()
+        .zip(&b)
+        .map(|(x, y)| {
+            ssim_any_size(
+                GrayImage::new(x.0, x.1, &x.2).unwrap(),
+                GrayImage::new(y.0, y.1, &y.2).unwrap(),
+            )
+            .unwrap()
+        })
+        .fold(1.0, f64::min)
+}
+
+fn level(level: Level) -> CompressOptions {
+    CompressOptions {
+        level,
+        ..Default::default()
+    }
+}
+
+const IMAGE_FILES: [&str; 5] = [
+    "pdfcpu__BuildingWebappsWithGo.pdf",
+    "pdfcpu__mountain.pdf",
+    "pysample__cmyk-image.pdf",
+    "ocrmypdf__multipage.pdf",
+    "pdfcpu__HL1396.pdf",
+];
+
+/// On image-heavy and scanned files, `balanced` holds SSIM ≥ 0.90 in
+/// poppler's renders, the report carries the gate's figures, and outputs are
+/// valid and never larger.
+#[test]
+fn balanced_holds_the_quality_floor() {
+    for name in IMAGE_FILES {
+        let bytes = dev(name);
+        let out = run(&bytes, &level(Level::Balanced)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let pdf = &out.files[0].bytes;
+        assert!(pdf.len() <= bytes.len(), "{name}: larger");
+        support::qpdf_check(pdf).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let q = &out.report.details["quality"];
+        assert_eq!(q["min_ssim_floor"].as_f64(), Some(0.92), "{name}");
+        if q["pages_checked"].as_u64().unwrap() > 0 {
+            let gate_min = q["ssim_min"].as_f64().unwrap();
+            assert!(gate_min >= 0.92, "{name}: gate min {gate_min}");
+            assert!(q["ssim_median"].as_f64().unwrap() >= gate_min);
+        }
+        let s = poppler_min_ssim(&bytes, pdf);
+        assert!(s >= 0.90, "{name}: poppler min SSIM {s:.4}");
+        eprintln!(
+            "{name}: {} -> {} bytes, poppler min SSIM {s:.4}",
+            bytes.len(),
+            pdf.len()
+        );
+    }
+}
+
+/// A floor no lossy encoding can meet makes the gate back off every image
+/// it touched: the result renders like the original.
+#[test]
+fn a_strict_floor_backs_off_to_the_original_images() {
+    let bytes = dev("pdfcpu__mountain.pdf");
+    let loose = run(&bytes, &level(Level::Strong)).unwrap();
+    let strict = run(
+        &bytes,
+        &CompressOptions {
+            level: Level::Strong,
+            min_ssim: Some(0.9999),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let q = &strict.report.details["quality"];
+    assert!(q["rounds"].as_u64().unwrap() >= 2, "{q}");
+    assert!(q["images_kept_by_gate"].as_u64().unwrap() >= 1, "{q}");
+    assert!(strict.files[0].bytes.len() > loose.files[0].bytes.len());
+    assert!(strict.files[0].bytes.len() <= bytes.len());
+    support::qpdf_check(&strict.files[0].bytes).unwrap();
+    let s = poppler_min_ssim(&bytes, &strict.files[0].bytes);
+    assert!(s > 0.995, "strict floor: poppler min SSIM {s:.4}");
+}
+
+/// `target_size` lands under a reachable size (smaller than plain
+/// `balanced`) and reports an unreachable one with the best result reached.
+#[test]
+fn target_size_is_reached_or_reported() {
+    let bytes = dev("pdfcpu__BuildingWebappsWithGo.pdf");
+    let plain = run(&bytes, &level(Level::Balanced)).unwrap();
+    let plain_len = plain.files[0].bytes.len() as u64;
+
+    let target = plain_len * 3 / 4;
+    let out = run(
+        &bytes,
+        &CompressOptions {
+            level: Level::Balanced,
+            target_size: Some(target),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let got = out.files[0].bytes.len() as u64;
+    assert!(got <= target, "{got} > target {target}");
+    assert_eq!(out.report.details["target_reached"], true);
+    support::qpdf_check(&out.files[0].bytes).unwrap();
+    let s = poppler_min_ssim(&bytes, &out.files[0].bytes);
+    assert!(s >= 0.70, "target-size floor: poppler min SSIM {s:.4}");
+
+    let out = run(
+        &bytes,
+        &CompressOptions {
+            level: Level::Balanced,
+            target_size: Some(1000),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(out.report.details["target_reached"], false);
+    assert!(
+        out.report
+            .notes
+            .iter()
+            .any(|n| n.contains("target of 1000 bytes was not reached")),
+        "{:?}",
+        out.report.notes
+    );
+    let best = out.files[0].bytes.len() as u64;
+    assert!(best < target, "best reached {best} should beat {target}");
+    support::qpdf_check(&out.files[0].bytes).unwrap();
+}
+
+/// Out-of-range options are refused with `invalid_options` before any work.
+#[test]
+fn bad_quality_options_are_refused() {
+    let bytes = dev("pdfjs__tracemonkey.pdf");
+    for opts in [
+        CompressOptions {
+            min_ssim: Some(1.5),
+            ..Default::default()
+        },
+        CompressOptions {
+            min_ssim: Some(f32::NAN),
+            ..Default::default()
+        },
+        CompressOptions {
+            target_size: Some(0),
+            ..Default::default()
+        },
+    ] {
+        let Err(e) = run(&bytes, &opts) else {
+            panic!("{opts:?} was accepted");
+        };
+        assert_eq!(e.code(), "invalid_options", "{opts:?}");
+    }
+}
+
+/// A text-only file has no images to change: the gate renders nothing.
+#[test]
+fn text_files_skip_the_gate() {
+    let out = run(&dev("pdfjs__tracemonkey.pdf"), &level(Level::Balanced)).unwrap();
+    let q = &out.report.details["quality"];
+    assert_eq!(q["pages_checked"].as_u64(), Some(0), "{q}");
+    assert_eq!(q["rounds"].as_u64(), Some(1));
+}
