@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what Folio's tests need, if it is missing:
-# Debian tools (qpdf, poppler-utils, img2pdf, nasm for mozjpeg's SIMD) and the
-# local PostgreSQL and Redis servers. Safe to run again; does nothing twice.
+# Debian tools (qpdf, poppler-utils, img2pdf, mupdf-tools, ghostscript, nasm for
+# mozjpeg's SIMD) and the local PostgreSQL and Redis servers. Safe to run again; does nothing twice.
 set -euo pipefail
 
 need=()
@@ -9,6 +9,10 @@ command -v qpdf >/dev/null || need+=(qpdf)
 command -v pdftoppm >/dev/null || need+=(poppler-utils)
 command -v img2pdf >/dev/null || need+=(img2pdf)
 command -v nasm >/dev/null || need+=(nasm)
+# Independent references the engine tests compare against: MuPDF renders
+# images, Ghostscript's presets are the size bar for the lossy levels.
+command -v mutool >/dev/null || need+=(mupdf-tools)
+command -v gs >/dev/null || need+=(ghostscript)
 command -v cc >/dev/null || need+=(build-essential)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 # Validators of the deployment files (crates/folio/tests/deploy.rs).
