@@ -212,11 +212,11 @@
     const opts = options(op);
     const groups = OPS[op].perFile ? chosen.map((f) => [f]) : [chosen.slice()];
     groups.forEach((files) => new JobCard(op, opts, files).start());
+    chosen = [];
+    renderList();
     formStatus.textContent = groups.length > 1
       ? "Started " + plural(groups.length, "job") + ", one per file."
       : "Started.";
-    chosen = [];
-    renderList();
   });
 
   class JobCard {
@@ -387,9 +387,10 @@
       } else {
         parts.push(size(before) + " in, " + size(after) + " out.");
       }
-      if (r.pages_in) {
-        parts.push(plural(r.pages_in, "page") + (r.pages_out && r.pages_out !== r.pages_in
-          ? " in, " + plural(r.pages_out, "page") + " out." : "."));
+      if (r.pages_in && r.pages_out && r.pages_out !== r.pages_in) {
+        parts.push(plural(r.pages_in, "page") + " in, " + plural(r.pages_out, "page") + " out.");
+      } else if (r.pages_in || r.pages_out) {
+        parts.push(plural(r.pages_in || r.pages_out, "page") + ".");
       }
       if (out.files && out.files.length > 1) parts.push(plural(out.files.length, "file") + " in a zip.");
       const ms = r.elapsed_ms != null ? r.elapsed_ms : job.timings && job.timings.run_ms;
