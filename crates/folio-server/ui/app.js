@@ -439,7 +439,10 @@
       const imgs = box.querySelectorAll("img");
       try {
         const result = await (await fetch(resultUrl)).blob();
-        const urls = await Promise.all([render(this.files[0], this.opts.password), render(result)]);
+        const urls = await Promise.all([
+          render(this.files[0], "thumbnail-before.pdf", this.opts.password),
+          render(result, "thumbnail-after.pdf"),
+        ]);
         if (!urls[0] || !urls[1]) return;
         imgs[0].src = urls[0];
         imgs[1].src = urls[1];
@@ -451,12 +454,13 @@
   }
 
   // POST /v1/render for page 1 at a small resolution; an object URL of the PNG.
-  async function render(blob, password) {
+  // The file names tell the admin view what these jobs were for.
+  async function render(blob, name, password) {
     const fd = new FormData();
     fd.append("page", "1");
     fd.append("dpi", "30");
     if (password) fd.append("password", password);
-    fd.append("file", blob, "page.pdf");
+    fd.append("file", blob, name);
     const r = await fetch("/v1/render", { method: "POST", body: fd, headers: { Prefer: "wait=30" } });
     if (r.status !== 200) return null;
     return URL.createObjectURL(await r.blob());
