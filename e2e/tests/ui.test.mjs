@@ -160,6 +160,22 @@ test("a wrong file type is explained in plain words", async () => {
   await page.context().close();
 });
 
+test("a file over the upload limit is explained in plain words", async () => {
+  const small = await startServer({ FOLIO_MAX_UPLOAD_BYTES: "100000" });
+  try {
+    const page = await newPage(browser);
+    await page.goto(small.url + "/");
+    await chooseAndStart(page, "compress", COMPRESSIBLE);
+    const job = page.locator("#jobs .job").first();
+    await job.locator(".job-status").filter({ hasText: /larger than this server accepts/ }).waitFor({ timeout: JOB_TIMEOUT });
+    assert.match(await job.locator(".job-status").textContent(), /limit of 100 KB/);
+    await shot(page, "12-too-large");
+    await page.context().close();
+  } finally {
+    await small.stop();
+  }
+});
+
 test("admin page shows the figures of the jobs above", async () => {
   const page = await newPage(browser);
   await page.goto(server.url + "/admin");
@@ -173,7 +189,7 @@ test("admin page shows the figures of the jobs above", async () => {
   assert.match(await page.textContent("#codes"), /wrong_password × 1/);
   assert.ok((await page.locator("#failures tr").count()) >= 2);
   assert.ok((await page.locator("#job-rows tr").count()) >= 6);
-  await shot(page, "12-admin");
+  await shot(page, "13-admin");
   assertClean(page);
   await page.context().close();
 });
@@ -193,13 +209,13 @@ test("admin can cancel a queued job", async () => {
     assert.equal(await page.textContent("#s-queued"), "1");
     const row = page.locator(`#job-rows tr[data-id="${id}"]`);
     assert.match(await row.textContent(), /queued/);
-    await shot(page, "13-admin-queued");
+    await shot(page, "14-admin-queued");
     await row.getByRole("button", { name: /Cancel/ }).click();
     await page.locator("#admin-status").filter({ hasText: /now cancelled/ }).waitFor();
     await page.waitForFunction(() => document.querySelector("#s-queued").textContent === "0");
     const job = await (await fetch(`${idle.url}/v1/jobs/${id}`)).json();
     assert.equal(job.status, "cancelled");
-    await shot(page, "14-admin-cancelled");
+    await shot(page, "15-admin-cancelled");
     assertClean(page);
     await page.context().close();
   } finally {
@@ -215,14 +231,14 @@ test("phone width: no horizontal scroll; the keyboard reaches the file input", a
     // A job card with long names must fit too.
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(overflow <= 0, `${path} scrolls sideways by ${overflow}px at 375px`);
-    await shot(page, "15-phone" + path.replace(/\//g, "-"));
+    await shot(page, "16-phone" + path.replace(/\//g, "-"));
   }
   await page.goto(server.url + "/");
   await chooseAndStart(page, "compress", corpus("pdf/pdf20__Simple_PDF_2.0_file.pdf"));
   await page.locator("#jobs .job a.download").waitFor({ timeout: JOB_TIMEOUT });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.ok(overflow <= 0, `a finished job scrolls sideways by ${overflow}px`);
-  await shot(page, "16-phone-job");
+  await shot(page, "17-phone-job");
 
   // Keyboard: Tab from the top reaches the file input within a few steps,
   // and the drop zone shows where the focus is.
@@ -239,7 +255,7 @@ test("phone width: no horizontal scroll; the keyboard reaches the file input", a
   // The input has a label, and the operation select too.
   assert.equal(await kb.evaluate(() => document.querySelector("#files").labels.length), 1);
   assert.equal(await kb.evaluate(() => document.querySelector("#operation").labels.length), 1);
-  await shot(kb, "17-keyboard-focus");
+  await shot(kb, "18-keyboard-focus");
   await page.context().close();
   await kb.context().close();
 });

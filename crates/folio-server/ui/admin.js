@@ -22,9 +22,11 @@
     return isNaN(d) ? ts : d.toLocaleString();
   }
 
-  function cell(tr, text) {
+  // `label` names the column on phones, where rows are stacked (style.css).
+  function cell(tr, text, label) {
     const td = document.createElement("td");
     td.textContent = text == null ? "–" : String(text);
+    if (label) td.dataset.label = label;
     tr.append(td);
     return td;
   }
@@ -75,10 +77,10 @@
     tb.textContent = "";
     for (const f of s.failures.recent) {
       const tr = document.createElement("tr");
-      cell(tr, when(f.finished_at));
-      cell(tr, f.operation);
-      cell(tr, f.code).className = "code";
-      cell(tr, f.message);
+      cell(tr, when(f.finished_at), "When");
+      cell(tr, f.operation, "Operation");
+      cell(tr, f.code, "Code").className = "code";
+      cell(tr, f.message, "Message");
       tb.append(tr);
     }
   }
@@ -95,13 +97,13 @@
     for (const j of jobs) {
       const tr = document.createElement("tr");
       tr.dataset.id = j.id;
-      cell(tr, when(j.timings && j.timings.queued_at));
-      cell(tr, j.operation);
+      cell(tr, when(j.timings && j.timings.queued_at), "Created");
+      cell(tr, j.operation, "Operation");
       const st = cell(tr, j.status + (j.status === "running" ? " " + Math.round(100 * j.progress) + "%" : "") +
-        (j.error ? " (" + j.error.code + ")" : "") + (j.cancel_requested && j.status === "running" ? ", stopping" : ""));
+        (j.error ? " (" + j.error.code + ")" : "") + (j.cancel_requested && j.status === "running" ? ", stopping" : ""), "Status");
       st.className = "state state-" + j.status;
-      cell(tr, (j.input.files.map((f) => f.name).join(", ") || "") + " · " + size(j.input.bytes));
-      cell(tr, j.output ? size(j.output.bytes) : "–");
+      cell(tr, (j.input.files.map((f) => f.name).join(", ") || "") + " · " + size(j.input.bytes), "Input");
+      cell(tr, j.output ? size(j.output.bytes) : "–", "Output");
       const act = cell(tr, "");
       if (j.status === "queued" || j.status === "running") {
         const b = document.createElement("button");
