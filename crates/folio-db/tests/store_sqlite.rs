@@ -31,6 +31,8 @@ suite_tests!(
     release_requeues,
     cache_and_expiry,
     event_seq_increases,
+    admin_stats_window,
+    recent_jobs_newest_first,
 );
 
 #[tokio::test]
