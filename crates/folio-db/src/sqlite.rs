@@ -16,14 +16,21 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, SqlSafeStr, SqlitePool};
 
-use crate::{Completion, QueueStats, Renewal, Result, Store, StoreError};
+use crate::{Completion, QueueStats, Renewal, Result, SLOT_KEEP_MS, Store, StoreError};
 
 /// Migrations, embedded so the binary needs no files at run time.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "jobs",
-    include_str!("../migrations/sqlite/0001_jobs.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "jobs",
+        include_str!("../migrations/sqlite/0001_jobs.sql"),
+    ),
+    (
+        2,
+        "schedule_slots",
+        include_str!("../migrations/sqlite/0002_schedule_slots.sql"),
+    ),
+];
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -459,5 +466,26 @@ impl Store for SqliteStore {
             queued: row.try_get::<i64, _>(0).map_err(db)?.max(0) as u64,
             running: row.try_get::<i64, _>(1).map_err(db)?.max(0) as u64,
         })
+    }
+
+    async fn claim_slot(&self, task: &str, slot_start: Millis) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO schedule_slots (task, slot_start) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )
+        .bind(task)
+        .bind(slot_start)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        let won = r.rows_affected() == 1;
+        if won {
+            sqlx::query("DELETE FROM schedule_slots WHERE task = ?1 AND slot_start < ?2")
+                .bind(task)
+                .bind(slot_start - SLOT_KEEP_MS)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+        }
+        Ok(won)
     }
 }

@@ -31,6 +31,7 @@ suite_tests!(
     release_requeues,
     cache_and_expiry,
     event_seq_increases,
+    schedule_slot_once,
 );
 
 #[tokio::test]
