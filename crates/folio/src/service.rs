@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use folio_db::{SqliteStore, Store};
+use folio_db::{PostgresStore, SqliteStore, Store};
 use folio_jobs::RetryPolicy;
 use folio_server::{ApiConfig, AppState, Inner};
-use folio_storage::{LocalStorage, Storage};
+use folio_storage::Storage;
 use folio_worker::{ChildCommand, EventBus, Pool, WorkerConfig};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::config::Config;
+use crate::config::{Config, DatabaseKind};
 use crate::worker_metrics;
 
 fn init_logging(cfg: &Config) {
@@ -54,6 +54,30 @@ struct Parts {
     pool: Option<Arc<Pool>>,
 }
 
+/// The job store the configuration names (migrated, ready).
+pub async fn open_store(cfg: &Config) -> Result<Arc<dyn Store>> {
+    Ok(match cfg.database_kind() {
+        Some(DatabaseKind::Postgres) => {
+            let url = cfg.database_url.as_deref().unwrap_or_default();
+            Arc::new(
+                PostgresStore::open(url)
+                    .await
+                    .context("cannot open the PostgreSQL job store")?,
+            )
+        }
+        _ => Arc::new(
+            SqliteStore::open(&cfg.database_path())
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot open the job database {}",
+                        cfg.database_path().display()
+                    )
+                })?,
+        ),
+    })
+}
+
 async fn start_parts(cfg: &Config, workers: usize) -> Result<Parts> {
     tokio::fs::create_dir_all(&cfg.data_dir)
         .await
@@ -63,21 +87,13 @@ async fn start_parts(cfg: &Config, workers: usize) -> Result<Parts> {
                 cfg.data_dir.display()
             )
         })?;
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&cfg.database_path())
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot open the job database {}",
-                    cfg.database_path().display()
-                )
-            })?,
-    );
-    let storage: Arc<dyn Storage> = Arc::new(
-        LocalStorage::open(&cfg.data_dir)
-            .await
-            .with_context(|| format!("cannot use {} for files", cfg.data_dir.display()))?,
-    );
+    let store = open_store(cfg).await?;
+    let storage = folio_storage::open(cfg.storage_url.as_deref(), &cfg.data_dir)
+        .await
+        .with_context(|| match &cfg.storage_url {
+            Some(u) => format!("cannot use the storage {u}"),
+            None => format!("cannot use {} for files", cfg.data_dir.display()),
+        })?;
     let events = EventBus::default();
     let pool = if workers > 0 {
         let wc = WorkerConfig {
@@ -164,6 +180,7 @@ pub fn serve(cfg: Config) -> Result<()> {
                 cache: cfg.cache,
                 max_attempts: cfg.max_attempts,
                 max_queue_depth: cfg.max_queue_depth,
+                presigned_downloads: cfg.presigned_downloads,
             },
             store: parts.store.clone(),
             storage: parts.storage.clone(),
@@ -226,6 +243,24 @@ pub fn worker(cfg: Config) -> Result<()> {
         if let Some(m) = metrics {
             m.abort();
         }
+        Ok(())
+    })
+}
+
+/// `folio migrate`: apply the job store's schema migrations and exit. Safe
+/// while other nodes run or start (the migrator holds a lock).
+pub fn migrate(cfg: Config) -> Result<()> {
+    init_logging(&cfg);
+    runtime()?.block_on(async move {
+        if cfg.database_kind() == Some(DatabaseKind::Sqlite) {
+            tokio::fs::create_dir_all(&cfg.data_dir).await.ok();
+        }
+        let store = open_store(&cfg).await?;
+        store
+            .ping()
+            .await
+            .context("the job store does not answer")?;
+        println!("migrations applied");
         Ok(())
     })
 }
