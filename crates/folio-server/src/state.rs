@@ -53,6 +53,9 @@ pub struct Inner {
     /// The in-process worker pool; `None` when this process only serves the API.
     pub pool: Option<Arc<Pool>>,
     pub metrics: Option<PrometheusHandle>,
+    /// Redis (`FOLIO_REDIS_URL`), when configured: shared rate limits and
+    /// job events from other processes. Possibly not connected (yet).
+    pub redis: Option<folio_redis::RedisLink>,
 }
 
 #[derive(Clone)]

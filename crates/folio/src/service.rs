@@ -52,6 +52,7 @@ struct Parts {
     storage: Arc<dyn Storage>,
     events: EventBus,
     pool: Option<Arc<Pool>>,
+    redis: Option<folio_redis::RedisLink>,
 }
 
 /// The job store the configuration names (migrated, ready).
@@ -78,7 +79,25 @@ pub async fn open_store(cfg: &Config) -> Result<Arc<dyn Store>> {
     })
 }
 
-async fn start_parts(cfg: &Config, workers: usize) -> Result<Parts> {
+/// Connect to Redis in the background (a node starts while Redis is away).
+/// Once connected, this process's job events are published there; with
+/// `subscribe` (API nodes), other processes' events are fed into the local
+/// bus for event streams.
+fn start_redis(cfg: &Config, events: &EventBus, subscribe: bool) -> Option<folio_redis::RedisLink> {
+    let url = cfg.redis_url.clone()?;
+    let events = events.clone();
+    Some(folio_redis::RedisLink::start(url, move |r| {
+        let (tx, rx) = tokio::sync::mpsc::channel(4096);
+        events.forward_to(tx);
+        r.spawn_publisher(rx);
+        if subscribe {
+            let bus = events.clone();
+            r.spawn_subscriber(move |e| bus.inject(e));
+        }
+    }))
+}
+
+async fn start_parts(cfg: &Config, workers: usize, api: bool) -> Result<Parts> {
     tokio::fs::create_dir_all(&cfg.data_dir)
         .await
         .with_context(|| {
@@ -95,6 +114,7 @@ async fn start_parts(cfg: &Config, workers: usize) -> Result<Parts> {
             None => format!("cannot use {} for files", cfg.data_dir.display()),
         })?;
     let events = EventBus::default();
+    let redis = start_redis(cfg, &events, api);
     let pool = if workers > 0 {
         let wc = WorkerConfig {
             workers,
@@ -127,6 +147,7 @@ async fn start_parts(cfg: &Config, workers: usize) -> Result<Parts> {
         storage,
         events,
         pool,
+        redis,
     })
 }
 
@@ -164,7 +185,7 @@ pub fn serve(cfg: Config) -> Result<()> {
     runtime()?.block_on(async move {
         let metrics = init_metrics()?;
         let workers = cfg.workers();
-        let parts = start_parts(&cfg, workers).await?;
+        let parts = start_parts(&cfg, workers, true).await?;
         let cleanup = folio_worker::cleanup::spawn_cleanup(
             parts.store.clone(),
             parts.storage.clone(),
@@ -187,6 +208,7 @@ pub fn serve(cfg: Config) -> Result<()> {
             events: parts.events.clone(),
             pool: parts.pool.clone(),
             metrics: Some(metrics),
+            redis: parts.redis.clone(),
         }));
         let listener = tokio::net::TcpListener::bind(&cfg.listen)
             .await
@@ -234,7 +256,7 @@ pub fn worker(cfg: Config) -> Result<()> {
             Some(addr) => Some(worker_metrics::serve(addr, init_metrics()?).await?),
             None => None,
         };
-        let parts = start_parts(&cfg, workers).await?;
+        let parts = start_parts(&cfg, workers, false).await?;
         tracing::info!(workers, data_dir = %cfg.data_dir.display(), "folio worker started");
         shutdown_signal().await;
         if let Some(pool) = &parts.pool {
