@@ -244,8 +244,8 @@ fn two_api_nodes_three_workers_shared_postgres_redis_s3() {
         ("compress", &[("level", "lossless")]),
         ("text", &[]),
     ];
-    for n in 0..98 {
-        let node = if n % 2 == 0 { &a } else { &b };
+    for n in 0..98usize {
+        let node = if n.is_multiple_of(2) { &a } else { &b };
         let (op, fields) = ops[n % ops.len()];
         jobs.push(submit(node, op, &small[n % small.len()], fields));
     }
@@ -265,7 +265,7 @@ fn two_api_nodes_three_workers_shared_postgres_redis_s3() {
         round += 1;
         let mut still = Vec::new();
         for id in pending {
-            let node = if round % 2 == 0 { &a } else { &b };
+            let node = if round.is_multiple_of(2) { &a } else { &b };
             let j = node.get(&format!("/v1/jobs/{id}")).json();
             match j["status"].as_str() {
                 Some("succeeded") => {
