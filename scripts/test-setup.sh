@@ -64,6 +64,14 @@ if [ ! -d "$e2e/node_modules" ] || ! cmp -s "$e2e/package-lock.json" "$e2e/node_
       && cp package-lock.json node_modules/.folio-lock.json )
 fi
 
+# moto[server] from PyPI: the S3-compatible server the storage and scale-out
+# tests start on a free port (crates/folio-storage/src/testing.rs).
+if [ ! -x "$tools/moto/bin/moto_server" ]; then
+  echo "test-setup: installing moto[server] into $tools/moto"
+  python3 -m venv "$tools/moto"
+  "$tools/moto/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
+fi
+
 # PostgreSQL and Redis on 127.0.0.1 (used by the scale-out tests).
 if command -v pg_isready >/dev/null && ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then

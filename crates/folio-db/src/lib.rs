@@ -3,9 +3,10 @@
 //! Why a crate of its own: the queue is the one piece of shared state between
 //! the API and the workers, and it must survive restarts. [`Store`] states the
 //! queue semantics once; [`sqlite::SqliteStore`] implements them for the
-//! single-binary deployment, and a PostgreSQL implementation (claiming with
-//! `FOR UPDATE SKIP LOCKED`) can slot in behind the same trait. [`suite`] is
-//! the behavioural test suite every implementation must pass.
+//! single-binary deployment, and [`postgres::PostgresStore`] (claiming with
+//! `FOR UPDATE SKIP LOCKED`, waking idle workers with LISTEN/NOTIFY) for many
+//! API and worker processes on many hosts. [`suite`] is the behavioural test
+//! suite both implementations pass.
 //!
 //! Queue semantics:
 //! - [`Store::claim`] takes the queued job with the highest priority (oldest
@@ -23,6 +24,7 @@
 //!   caller's backoff; others end `failed`.
 
 pub mod backup;
+pub mod postgres;
 pub mod sqlite;
 pub mod suite;
 
@@ -31,6 +33,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use folio_jobs::{Job, JobError, JobState, Millis, NewJob, ResultRef};
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -190,4 +193,20 @@ pub trait Store: Send + Sync {
 
     /// The newest jobs (by creation), optionally only those in `state`.
     async fn recent_jobs(&self, state: Option<JobState>, limit: u32) -> Result<Vec<Job>>;
+
+    /// Claim the run of scheduled `task` (cleanup, reaper) for the time slot
+    /// starting at `slot_start`: `true` for exactly one caller per slot, even
+    /// across processes sharing the store; that caller runs the task.
+    async fn claim_slot(&self, task: &str, slot_start: Millis) -> Result<bool>;
+
+    /// Return when a job may have become claimable, or after `max` at the
+    /// latest. The default only sleeps (idle workers poll); stores that can
+    /// be told about new work across processes (PostgreSQL LISTEN/NOTIFY)
+    /// return early.
+    async fn wait_for_work(&self, max: Duration) {
+        tokio::time::sleep(max).await;
+    }
 }
+
+/// Slot rows older than this are deleted when a newer slot is claimed.
+pub(crate) const SLOT_KEEP_MS: i64 = 24 * 3600 * 1000;

@@ -17,16 +17,23 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlSafeStr, SqlitePool};
 
 use crate::{
-    ADMIN_RECENT_FAILURES, AdminStats, Completion, QueueStats, Renewal, Result, Store, StoreError,
-    minute_buckets,
+    ADMIN_RECENT_FAILURES, AdminStats, Completion, QueueStats, Renewal, Result, SLOT_KEEP_MS,
+    Store, StoreError, minute_buckets,
 };
 
 /// Migrations, embedded so the binary needs no files at run time.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "jobs",
-    include_str!("../migrations/sqlite/0001_jobs.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "jobs",
+        include_str!("../migrations/sqlite/0001_jobs.sql"),
+    ),
+    (
+        2,
+        "schedule_slots",
+        include_str!("../migrations/sqlite/0002_schedule_slots.sql"),
+    ),
+];
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -588,5 +595,26 @@ impl Store for SqliteStore {
         .await
         .map_err(db)?;
         rows.iter().map(to_job).collect()
+    }
+
+    async fn claim_slot(&self, task: &str, slot_start: Millis) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO schedule_slots (task, slot_start) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )
+        .bind(task)
+        .bind(slot_start)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        let won = r.rows_affected() == 1;
+        if won {
+            sqlx::query("DELETE FROM schedule_slots WHERE task = ?1 AND slot_start < ?2")
+                .bind(task)
+                .bind(slot_start - SLOT_KEEP_MS)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+        }
+        Ok(won)
     }
 }

@@ -476,3 +476,22 @@ pub async fn recent_jobs_newest_first(s: &dyn Store) {
             .is_empty()
     );
 }
+
+/// Each scheduled task's time slot is claimed by exactly one caller, even
+/// when many race for it; other tasks and later slots are separate.
+pub async fn schedule_slot_once(s: &dyn Store) {
+    assert!(s.claim_slot("cleanup", T0).await.unwrap());
+    assert!(!s.claim_slot("cleanup", T0).await.unwrap(), "slot taken");
+    assert!(s.claim_slot("reaper", T0).await.unwrap(), "other task");
+    let racers = (0..8).map(|_| s.claim_slot("cleanup", T0 + 60_000));
+    let won = futures_util::future::join_all(racers)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .filter(|w| *w)
+        .count();
+    assert_eq!(won, 1, "exactly one of the racers runs the slot");
+    // Old slots are forgotten after a day, so the table stays small, but a
+    // slot that was run is never handed out again while it is kept.
+    assert!(!s.claim_slot("cleanup", T0 + 60_000).await.unwrap());
+}

@@ -33,6 +33,7 @@ suite_tests!(
     event_seq_increases,
     admin_stats_window,
     recent_jobs_newest_first,
+    schedule_slot_once,
 );
 
 #[tokio::test]

@@ -25,6 +25,9 @@ pub struct ApiConfig {
     pub max_attempts: u32,
     /// Readiness fails when more jobs than this are queued.
     pub max_queue_depth: u64,
+    /// Redirect result downloads to presigned storage URLs when the storage
+    /// has them (S3).
+    pub presigned_downloads: bool,
 }
 
 impl Default for ApiConfig {
@@ -37,6 +40,7 @@ impl Default for ApiConfig {
             cache: true,
             max_attempts: 3,
             max_queue_depth: 10_000,
+            presigned_downloads: false,
         }
     }
 }
@@ -49,6 +53,9 @@ pub struct Inner {
     /// The in-process worker pool; `None` when this process only serves the API.
     pub pool: Option<Arc<Pool>>,
     pub metrics: Option<PrometheusHandle>,
+    /// Redis (`FOLIO_REDIS_URL`), when configured: shared rate limits and
+    /// job events from other processes. Possibly not connected (yet).
+    pub redis: Option<folio_redis::RedisLink>,
 }
 
 #[derive(Clone)]

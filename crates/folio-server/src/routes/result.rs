@@ -11,6 +11,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::jobdoc::job_url;
 use crate::state::AppState;
 
+/// How long a presigned download URL is valid.
+const PRESIGNED_SECS: u64 = 300;
+
 /// A parsed single byte range (end exclusive), or `None` for the whole file.
 /// Several ranges are answered with the whole file (allowed by RFC 9110).
 fn parse_range(value: &str, size: u64) -> Result<Option<std::ops::Range<u64>>, ()> {
@@ -83,6 +86,31 @@ pub async fn download(
         })?,
         None => None,
     };
+    // Whole-file downloads can go straight to object storage; ranged ones
+    // stream through here so the range answer stays ours.
+    if st.cfg.presigned_downloads && range.is_none() {
+        let url = st
+            .storage
+            .presigned_get(
+                &result.key,
+                &result.name,
+                &result.media_type,
+                std::time::Duration::from_secs(PRESIGNED_SECS),
+            )
+            .await?;
+        if let Some(url) = url {
+            let mut resp = Response::new(Body::empty());
+            *resp.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+            set(resp.headers_mut(), header::LOCATION, &url);
+            set(
+                resp.headers_mut(),
+                header::CACHE_CONTROL,
+                "private, no-store",
+            );
+            set(resp.headers_mut(), "x-folio-job-id", &job.id);
+            return Ok(resp);
+        }
+    }
     let stream = match st.storage.get(&result.key, range.clone()).await {
         Ok(s) => s,
         Err(folio_storage::StorageError::NotFound(_)) => {
@@ -100,7 +128,7 @@ pub async fn download(
     set(
         h,
         header::CONTENT_DISPOSITION,
-        &format!("attachment; filename=\"{}\"", result.name),
+        &folio_storage::attachment_disposition(&result.name),
     );
     set(h, header::ACCEPT_RANGES, "bytes");
     set(h, header::CACHE_CONTROL, "private, no-store");
