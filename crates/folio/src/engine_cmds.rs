@@ -327,7 +327,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve(_) | Command::Worker(_) | Command::Config(_) | Command::RunJob => {
             bail!("not an engine command")
         }
-        Command::Backup { .. } | Command::Healthcheck { .. } => bail!("not an engine command"),
+        Command::Backup { .. } | Command::Healthcheck { .. } | Command::Keys { .. } => {
+            bail!("not an engine command")
+        }
         Command::Info { inputs, common } => {
             let mut all = Vec::new();
             for p in &inputs {
