@@ -56,6 +56,9 @@ pub enum Command {
         /// Quality floor as SSIM in 0..1 (lossy levels).
         #[arg(long, value_name = "X")]
         min_ssim: Option<f32>,
+        /// Remove JavaScript, launch actions, embedded files and XFA.
+        #[arg(long)]
+        sanitize: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -65,6 +68,9 @@ pub enum Command {
         inputs: Vec<PathBuf>,
         #[arg(short, long, value_name = "FILE", required = true)]
         output: PathBuf,
+        /// Remove JavaScript, launch actions, embedded files and XFA.
+        #[arg(long)]
+        sanitize: bool,
         #[command(flatten)]
         common: Common,
     },

@@ -499,3 +499,42 @@ fn download_names_are_sanitized() {
     );
     assert!(cd.contains("-rotated.pdf"), "{cd}");
 }
+
+#[test]
+fn sanitize_over_http_and_forced_by_the_server() {
+    let Some(js) = corpus("pdfjs/issue6106.pdf").map(|p| std::fs::read(p).unwrap()) else {
+        return;
+    };
+    let sanitized = |s: &Server, fields: &[(&str, &str)]| -> serde_json::Value {
+        let r = s.post_form(
+            "/v1/compress",
+            &[("prefer", "respond-async")],
+            &[("file", "js.pdf", js.as_slice())],
+            fields,
+        );
+        assert_eq!(r.status, 202, "{}", r.text());
+        let id = r.json()["id"].as_str().unwrap().to_string();
+        let job = s.wait_job(&id, WAIT);
+        assert_eq!(job["status"], "succeeded", "{job}");
+        job["report"]["details"]["sanitized"].clone()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("data"), &[]);
+    let d = sanitized(&s, &[("level", "lossless"), ("sanitize", "true")]);
+    assert!(d["javascript"].as_u64().unwrap() >= 1, "{d}");
+    assert!(sanitized(&s, &[("level", "lossless")]).is_null());
+    s.post_form(
+        "/v1/compress",
+        &[],
+        &[("file", "js.pdf", js.as_slice())],
+        &[("sanitize", "perhaps")],
+    )
+    .problem(400, "invalid_options");
+    let dir2 = tempfile::tempdir().unwrap();
+    let s2 = Server::start(
+        &dir2.path().join("data"),
+        &[("FOLIO_FORCE_SANITIZE", "true")],
+    );
+    let d = sanitized(&s2, &[("level", "lossless")]);
+    assert!(d["javascript"].as_u64().unwrap() >= 1, "{d}");
+}

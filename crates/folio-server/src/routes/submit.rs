@@ -164,7 +164,10 @@ async fn queue(
             _ => opts.push((k.clone(), v.clone())),
         }
     }
-    let options = OpOptions::from_fields(op, &opts).map_err(options_error)?;
+    let mut options = OpOptions::from_fields(op, &opts).map_err(options_error)?;
+    if st.security.force_sanitize {
+        options.force_sanitize();
+    }
     // Check the options the way the worker will use them: a bad page range
     // is a 400 now, not a failed job later.
     folio_worker::child::engine_call(&options, password.clone())
