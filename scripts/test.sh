@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one command that runs Folio's tests. It sets up what they need first
-# (scripts/test-setup.sh), then: formatting, clippy, every crate's tests, and
-# the robustness run of every operation over ../shared/corpus/pdfjs.
+# (scripts/test-setup.sh), then: formatting, clippy, every crate's tests, the
+# web UI's end-to-end tests in headless Chromium (e2e/), and the robustness
+# run of every operation over ../shared/corpus/pdfjs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,13 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+# The web UI in headless Chromium, against the debug binary cargo test built.
+if [ -d "$corpus/dev" ]; then
+  echo "== e2e: web UI in headless Chromium"
+  ( cd e2e && npm test )
+else
+  echo "!!! $corpus/dev is absent: e2e tests SKIPPED" >&2
+fi
 if [ -d "$corpus/pdfjs" ]; then
   echo "== robustness: every operation on every file of $corpus/pdfjs"
   cargo run -q --locked -p folio-engine --example corpus_check -- "$corpus/pdfjs" --jobs 2 --timeout 180

@@ -3,9 +3,10 @@
 //! Why a crate of its own: the queue is the one piece of shared state between
 //! the API and the workers, and it must survive restarts. [`Store`] states the
 //! queue semantics once; [`sqlite::SqliteStore`] implements them for the
-//! single-binary deployment, and a PostgreSQL implementation (claiming with
-//! `FOR UPDATE SKIP LOCKED`) can slot in behind the same trait. [`suite`] is
-//! the behavioural test suite every implementation must pass.
+//! single-binary deployment, and [`postgres::PostgresStore`] (claiming with
+//! `FOR UPDATE SKIP LOCKED`, waking idle workers with LISTEN/NOTIFY) for many
+//! API and worker processes on many hosts. [`suite`] is the behavioural test
+//! suite both implementations pass.
 //!
 //! Queue semantics:
 //! - [`Store::claim`] takes the queued job with the highest priority (oldest
@@ -24,15 +25,17 @@
 
 pub mod backup;
 pub mod keys;
+pub mod postgres;
 pub mod sqlite;
 pub mod suite;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use folio_jobs::{Job, JobError, Millis, NewJob, ResultRef};
+use folio_jobs::{Job, JobError, JobState, Millis, NewJob, ResultRef};
 
 pub use keys::{ApiKey, NewApiKey};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +79,42 @@ pub struct QueueStats {
     /// Queued jobs (including those waiting for a retry).
     pub queued: u64,
     pub running: u64,
+}
+
+/// What the admin view shows: the queue now, and what happened in a recent
+/// window of time `[since, now]`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AdminStats {
+    pub queue: QueueStats,
+    /// Start of the window (inclusive), ms since the epoch.
+    pub since: Millis,
+    /// Jobs created in the window.
+    pub submitted: u64,
+    /// Jobs that reached a final state in the window, by state.
+    pub succeeded: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    /// Jobs that reached a final state, per minute of the window, oldest
+    /// minute first (the last entry is the minute that ends at `now`).
+    pub finished_per_minute: Vec<u64>,
+    /// Failures in the window by error code, most frequent first.
+    pub failure_codes: Vec<(String, u64)>,
+    /// The latest failures in the window, newest first (at most
+    /// [`ADMIN_RECENT_FAILURES`]).
+    pub recent_failures: Vec<Job>,
+    /// Bytes held in storage for jobs whose files are not purged: inputs
+    /// plus results.
+    pub storage_bytes: u64,
+    /// Jobs whose files are still stored.
+    pub stored_jobs: u64,
+}
+
+/// How many failures [`Store::admin_stats`] lists one by one.
+pub const ADMIN_RECENT_FAILURES: usize = 20;
+
+/// Number of one-minute buckets for a window (at least one).
+pub fn minute_buckets(window_ms: Millis) -> usize {
+    usize::try_from((window_ms.max(1) + 59_999) / 60_000).unwrap_or(1)
 }
 
 /// The job table and queue. Every method is a single atomic step.
@@ -168,4 +207,25 @@ pub trait Store: Send + Sync {
 
     /// Revoke a key; `false` when there is no such active key.
     async fn revoke_api_key(&self, id: &str, now: Millis) -> Result<bool>;
+    /// Figures for the admin view over the window `[now - window, now]`.
+    async fn admin_stats(&self, now: Millis, window: Duration) -> Result<AdminStats>;
+
+    /// The newest jobs (by creation), optionally only those in `state`.
+    async fn recent_jobs(&self, state: Option<JobState>, limit: u32) -> Result<Vec<Job>>;
+
+    /// Claim the run of scheduled `task` (cleanup, reaper) for the time slot
+    /// starting at `slot_start`: `true` for exactly one caller per slot, even
+    /// across processes sharing the store; that caller runs the task.
+    async fn claim_slot(&self, task: &str, slot_start: Millis) -> Result<bool>;
+
+    /// Return when a job may have become claimable, or after `max` at the
+    /// latest. The default only sleeps (idle workers poll); stores that can
+    /// be told about new work across processes (PostgreSQL LISTEN/NOTIFY)
+    /// return early.
+    async fn wait_for_work(&self, max: Duration) {
+        tokio::time::sleep(max).await;
+    }
 }
+
+/// Slot rows older than this are deleted when a newer slot is claimed.
+pub(crate) const SLOT_KEEP_MS: i64 = 24 * 3600 * 1000;

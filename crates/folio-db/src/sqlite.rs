@@ -16,7 +16,10 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, SqlSafeStr, SqlitePool};
 
-use crate::{ApiKey, Completion, NewApiKey, QueueStats, Renewal, Result, Store, StoreError};
+use crate::{
+    ADMIN_RECENT_FAILURES, AdminStats, ApiKey, Completion, NewApiKey, QueueStats, Renewal, Result,
+    SLOT_KEEP_MS, Store, StoreError, minute_buckets,
+};
 
 /// Migrations, embedded so the binary needs no files at run time.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -27,8 +30,13 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         2,
+        "schedule_slots",
+        include_str!("../migrations/sqlite/0002_schedule_slots.sql"),
+    ),
+    (
+        3,
         "api_keys",
-        include_str!("../migrations/sqlite/0002_api_keys.sql"),
+        include_str!("../migrations/sqlite/0003_api_keys.sql"),
     ),
 ];
 
@@ -550,5 +558,152 @@ impl Store for SqliteStore {
                 .await
                 .map_err(db)?;
         Ok(r.rows_affected() > 0)
+    }
+
+    async fn admin_stats(&self, now: Millis, window: Duration) -> Result<AdminStats> {
+        let since = now.saturating_sub(ms(window));
+        let queue = self.queue_stats().await?;
+        let row = sqlx::query(
+            "SELECT \
+               COALESCE(SUM(CASE WHEN created_at >= ?1 THEN 1 ELSE 0 END), 0), \
+               COALESCE(SUM(CASE WHEN state = 'succeeded' AND finished_at >= ?1 THEN 1 ELSE 0 END), 0), \
+               COALESCE(SUM(CASE WHEN state = 'failed' AND finished_at >= ?1 THEN 1 ELSE 0 END), 0), \
+               COALESCE(SUM(CASE WHEN state = 'cancelled' AND finished_at >= ?1 THEN 1 ELSE 0 END), 0) \
+             FROM jobs WHERE created_at >= ?1 OR finished_at >= ?1",
+        )
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        let count =
+            |i: usize| -> Result<u64> { Ok(row.try_get::<i64, _>(i).map_err(db)?.max(0) as u64) };
+        let (submitted, succeeded, failed, cancelled) =
+            (count(0)?, count(1)?, count(2)?, count(3)?);
+
+        // Finished jobs per minute: bucket 0 is the oldest minute.
+        let buckets = minute_buckets(now - since);
+        let mut finished_per_minute = vec![0u64; buckets];
+        let rows = sqlx::query(
+            "SELECT (?2 - finished_at) / 60000 AS age, COUNT(*) FROM jobs \
+             WHERE finished_at >= ?1 AND finished_at <= ?2 \
+               AND state IN ('succeeded', 'failed', 'cancelled') \
+             GROUP BY age",
+        )
+        .bind(since)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        for r in rows {
+            let age = r.try_get::<i64, _>(0).map_err(db)?.max(0) as usize;
+            let n = r.try_get::<i64, _>(1).map_err(db)?.max(0) as u64;
+            // Age 0 is the newest minute, the last bucket.
+            let i = buckets
+                .saturating_sub(1)
+                .saturating_sub(age.min(buckets - 1));
+            finished_per_minute[i] += n;
+        }
+
+        // Failure codes: the error is stored as JSON text; tally in Rust so
+        // the SQL stays the same on every database.
+        let rows = sqlx::query(
+            "SELECT error FROM jobs WHERE state = 'failed' AND finished_at >= ?1 \
+             ORDER BY finished_at DESC LIMIT 10000",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let mut codes: std::collections::BTreeMap<String, u64> = Default::default();
+        for r in &rows {
+            let code = json_col::<JobError>(r, "error")?
+                .map(|e| e.code)
+                .unwrap_or_else(|| "unknown".into());
+            *codes.entry(code).or_default() += 1;
+        }
+        let mut failure_codes: Vec<(String, u64)> = codes.into_iter().collect();
+        failure_codes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+
+        let rows = sqlx::query(select!(
+            "WHERE state = 'failed' AND finished_at >= ?1 \
+             ORDER BY finished_at DESC, id DESC LIMIT ?2"
+        ))
+        .bind(since)
+        .bind(ADMIN_RECENT_FAILURES as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let recent_failures = rows.iter().map(to_job).collect::<Result<Vec<_>>>()?;
+
+        // Storage: inputs of every unpurged job, plus their results' sizes
+        // (inside the result JSON).
+        let row =
+            sqlx::query("SELECT COALESCE(SUM(bytes_in), 0), COUNT(*) FROM jobs WHERE purged = 0")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+        let inputs = row.try_get::<i64, _>(0).map_err(db)?.max(0) as u64;
+        let stored_jobs = row.try_get::<i64, _>(1).map_err(db)?.max(0) as u64;
+        let rows = sqlx::query("SELECT result FROM jobs WHERE purged = 0 AND result IS NOT NULL")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let mut outputs = 0u64;
+        for r in &rows {
+            if let Some(res) = json_col::<ResultRef>(r, "result")? {
+                outputs = outputs.saturating_add(res.size);
+            }
+        }
+
+        Ok(AdminStats {
+            queue,
+            since,
+            submitted,
+            succeeded,
+            failed,
+            cancelled,
+            finished_per_minute,
+            failure_codes,
+            recent_failures,
+            storage_bytes: inputs.saturating_add(outputs),
+            stored_jobs,
+        })
+    }
+
+    async fn recent_jobs(&self, state: Option<JobState>, limit: u32) -> Result<Vec<Job>> {
+        let rows = match state {
+            Some(st) => sqlx::query(select!(
+                "WHERE state = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2"
+            ))
+            .bind(st.as_str())
+            .bind(i64::from(limit)),
+            None => sqlx::query(select!("ORDER BY created_at DESC, id DESC LIMIT ?1"))
+                .bind(i64::from(limit)),
+        }
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(to_job).collect()
+    }
+
+    async fn claim_slot(&self, task: &str, slot_start: Millis) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO schedule_slots (task, slot_start) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )
+        .bind(task)
+        .bind(slot_start)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        let won = r.rows_affected() == 1;
+        if won {
+            sqlx::query("DELETE FROM schedule_slots WHERE task = ?1 AND slot_start < ?2")
+                .bind(task)
+                .bind(slot_start - SLOT_KEEP_MS)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+        }
+        Ok(won)
     }
 }

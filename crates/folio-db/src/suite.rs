@@ -428,3 +428,144 @@ pub async fn job_owner_and_active_count(s: &dyn Store) {
         .unwrap();
     assert_eq!(s.active_jobs_of("key_a").await.unwrap(), 1);
 }
+
+/// Admin figures: queue depth, what finished in the window (by state, per
+/// minute), failures by code, and the storage held by unpurged jobs.
+pub async fn admin_stats_window(s: &dyn Store) {
+    let now = T0 + 600_000;
+    let window = Duration::from_secs(300);
+    let empty = s.admin_stats(now, window).await.unwrap();
+    assert_eq!(empty.since, now - 300_000);
+    assert_eq!(empty.finished_per_minute, vec![0; 5]);
+    assert_eq!(
+        (empty.submitted, empty.storage_bytes, empty.stored_jobs),
+        (0, 0, 0)
+    );
+
+    // An old job that finished before the window: counts for storage only.
+    s.insert(new_job(1, 0, T0)).await.unwrap();
+    let old = s.claim(T0, LEASE).await.unwrap().unwrap();
+    s.complete(&old.id, old.fence, T0 + 1_000, completion(now + 3_600_000))
+        .await
+        .unwrap();
+    // In the window: one success two minutes before `now`, two failures with
+    // different codes in the last minute, one cancelled while queued, one
+    // still running and one queued.
+    for n in 2..=7 {
+        s.insert(new_job(n, 0, now - 250_000 + i64::from(n)))
+            .await
+            .unwrap();
+    }
+    let ok = s.claim(now - 200_000, LEASE).await.unwrap().unwrap();
+    s.complete(&ok.id, ok.fence, now - 130_000, completion(now + 3_600_000))
+        .await
+        .unwrap();
+    for (code, at) in [("invalid_pdf", now - 20_000), ("encrypted", now - 10_000)] {
+        let j = s.claim(at - 1, LEASE).await.unwrap().unwrap();
+        s.fail(
+            &j.id,
+            j.fence,
+            at,
+            JobError::new(code, "bad input", false),
+            None,
+            now + 3_600_000,
+        )
+        .await
+        .unwrap();
+    }
+    s.cancel("job-00007", now - 5_000).await.unwrap();
+    let running = s.claim(now - 1_000, LEASE).await.unwrap().unwrap();
+    assert_eq!(running.id, "job-00005");
+    // job-00006 stays queued.
+    let a = s.admin_stats(now, window).await.unwrap();
+    assert_eq!((a.queue.queued, a.queue.running), (1, 1));
+    assert_eq!(a.submitted, 6, "the old job was created before the window");
+    assert_eq!((a.succeeded, a.failed, a.cancelled), (1, 2, 1));
+    assert_eq!(
+        a.finished_per_minute,
+        vec![0, 0, 1, 0, 3],
+        "oldest minute first; the last minute holds two failures and the cancel"
+    );
+    let mut codes = a.failure_codes.clone();
+    codes.sort();
+    assert_eq!(
+        codes,
+        vec![("encrypted".to_string(), 1), ("invalid_pdf".to_string(), 1)]
+    );
+    assert_eq!(
+        a.recent_failures
+            .iter()
+            .map(|j| j.error.as_ref().unwrap().code.as_str())
+            .collect::<Vec<_>>(),
+        ["encrypted", "invalid_pdf"],
+        "newest first"
+    );
+    // Inputs of all 7 jobs (100 + n bytes each) plus two results of 42 bytes.
+    let inputs: u64 = (1..=7).map(|n| 100 + n).sum();
+    assert_eq!(a.storage_bytes, inputs + 2 * 42);
+    assert_eq!(a.stored_jobs, 7);
+
+    // Purged jobs no longer count for storage.
+    s.mark_purged(&old.id).await.unwrap();
+    let b = s.admin_stats(now, window).await.unwrap();
+    assert_eq!(b.storage_bytes, inputs - 101 + 42);
+    assert_eq!(b.stored_jobs, 6);
+    // A longer window reaches the old job's completion.
+    let c = s.admin_stats(now, Duration::from_secs(3600)).await.unwrap();
+    assert_eq!(c.succeeded, 2);
+    assert_eq!(c.finished_per_minute.len(), 60);
+    assert_eq!(c.finished_per_minute.iter().sum::<u64>(), 5);
+}
+
+/// Recent jobs: newest first, filtered by state, limited.
+pub async fn recent_jobs_newest_first(s: &dyn Store) {
+    for n in 1..=5 {
+        s.insert(new_job(n, 0, T0 + i64::from(n))).await.unwrap();
+    }
+    let j = s.claim(T0 + 10, LEASE).await.unwrap().unwrap();
+    assert_eq!(j.id, "job-00001");
+    let all = s.recent_jobs(None, 10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+        [
+            "job-00005",
+            "job-00004",
+            "job-00003",
+            "job-00002",
+            "job-00001"
+        ]
+    );
+    let two = s.recent_jobs(None, 2).await.unwrap();
+    assert_eq!(two.len(), 2);
+    assert_eq!(two[0].id, "job-00005");
+    let running = s.recent_jobs(Some(JobState::Running), 10).await.unwrap();
+    assert_eq!(
+        running.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+        ["job-00001"]
+    );
+    assert!(
+        s.recent_jobs(Some(JobState::Failed), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Each scheduled task's time slot is claimed by exactly one caller, even
+/// when many race for it; other tasks and later slots are separate.
+pub async fn schedule_slot_once(s: &dyn Store) {
+    assert!(s.claim_slot("cleanup", T0).await.unwrap());
+    assert!(!s.claim_slot("cleanup", T0).await.unwrap(), "slot taken");
+    assert!(s.claim_slot("reaper", T0).await.unwrap(), "other task");
+    let racers = (0..8).map(|_| s.claim_slot("cleanup", T0 + 60_000));
+    let won = futures_util::future::join_all(racers)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .filter(|w| *w)
+        .count();
+    assert_eq!(won, 1, "exactly one of the racers runs the slot");
+    // Old slots are forgotten after a day, so the table stays small, but a
+    // slot that was run is never handed out again while it is kept.
+    assert!(!s.claim_slot("cleanup", T0 + 60_000).await.unwrap());
+}

@@ -33,6 +33,9 @@ suite_tests!(
     event_seq_increases,
     api_keys,
     job_owner_and_active_count,
+    admin_stats_window,
+    recent_jobs_newest_first,
+    schedule_slot_once,
 );
 
 #[tokio::test]

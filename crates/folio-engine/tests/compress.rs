@@ -405,7 +405,16 @@ fn lossless_renders_identically() {
         assert!(!before.is_empty(), "{name}: nothing rendered");
         assert_eq!(before.len(), after.len(), "{name}: rendered page count");
         for (i, (a, b)) in before.iter().zip(&after).enumerate() {
-            assert!(a == b, "{name}: page {} renders differently", i + 1);
+            let again = |tag: &str| render(&bytes, dir.path(), tag).swap_remove(i);
+            let mut k = 0;
+            assert!(
+                support::same_render(a, b, || {
+                    k += 1;
+                    again(&format!("again{k}"))
+                }),
+                "{name}: page {} renders differently",
+                i + 1
+            );
         }
         compared += 1;
     }

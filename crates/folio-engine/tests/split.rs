@@ -127,14 +127,24 @@ fn extract_last_and_first_page_of_every_dev_pdf() {
         let orig_last = render_page(&bytes, n, dir.path(), "in_last");
         let out_first = render_page(pdf, 1, dir.path(), "out_first");
         assert!(
-            orig_last == out_first,
+            support::same_render(&orig_last, &out_first, || render_page(
+                &bytes,
+                n,
+                dir.path(),
+                "in_last_again"
+            )),
             "{name}: last page renders differently"
         );
         if n > 1 {
             let orig_first = render_page(&bytes, 1, dir.path(), "in_first");
             let out_second = render_page(pdf, 2, dir.path(), "out_second");
             assert!(
-                orig_first == out_second,
+                support::same_render(&orig_first, &out_second, || render_page(
+                    &bytes,
+                    1,
+                    dir.path(),
+                    "in_first_again"
+                )),
                 "{name}: first page renders differently"
             );
         }

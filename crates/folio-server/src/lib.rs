@@ -6,7 +6,8 @@
 //! builds an [`AppState`] and serves [`router`].
 //!
 //! Layout: the route table is [`router`] below; each group of handlers lives
-//! in [`routes`]; [`error::ApiError`] renders every failure as RFC 7807
+//! in [`routes`] (the web UI in `routes::ui`, the admin API in
+//! `routes::admin`); [`error::ApiError`] renders every failure as RFC 7807
 //! problem+json with a stable `code`; [`upload`] streams multipart files into
 //! storage; [`jobdoc`] renders the job document; [`openapi`] describes it all.
 
@@ -41,10 +42,15 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     use routes::*;
     Router::new()
+        .route("/", get(ui::index))
+        .route("/admin", get(ui::admin))
+        .route("/ui/{file}", get(ui::ui_asset))
         .route("/v1/{operation}", post(submit::submit))
         .route("/v1/jobs/{id}", get(jobs::get_job).delete(jobs::delete_job))
         .route("/v1/jobs/{id}/events", get(events::events))
         .route("/v1/jobs/{id}/result", get(result::result))
+        .route("/v1/admin/stats", get(admin::stats))
+        .route("/v1/admin/jobs", get(admin::jobs))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))

@@ -140,6 +140,28 @@ fn base_document() -> Value {
                                       "404": problem("No such job"), "409": problem("Not finished (not_ready) or failed (job_failed)"),
                                       "410": problem("Expired or cancelled"), "416": problem("Range not satisfiable")}}
             },
+            "/v1/admin/stats": {
+                "get": {"summary": "Admin: queue depth, jobs per minute, failures by code, storage used",
+                        "description": "Admin only (today every caller is an admin; with API keys, only an admin key). Figures cover the last `window` seconds (default 3600, 60 to 604800).",
+                        "parameters": [{"name": "window", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 60, "maximum": 604800}}],
+                        "responses": {"200": {"description": "The figures", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AdminStats"}}}},
+                                      "400": problem("Bad window"), "401": problem("No key (when API keys are enabled)"), "403": problem("Not an admin key")}}
+            },
+            "/v1/admin/jobs": {
+                "get": {"summary": "Admin: the newest jobs, optionally in one state",
+                        "parameters": [
+                            {"name": "state", "in": "query", "required": false, "schema": {"type": "string", "enum": ["all", "queued", "running", "succeeded", "failed", "cancelled"]}},
+                            {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 500}}
+                        ],
+                        "responses": {"200": {"description": "`{\"jobs\": [Job...]}`, newest first",
+                                              "content": {"application/json": {"schema": {"type": "object", "properties": {"jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}}}}}},
+                                      "400": problem("Bad state or limit"), "401": problem("No key (when API keys are enabled)"), "403": problem("Not an admin key")}}
+            },
+            "/": {"get": {"summary": "Web UI: upload, convert, download", "responses": {"200": {"description": "HTML"}}}},
+            "/admin": {"get": {"summary": "Web UI: admin view (queue, failures, storage, cancel)", "responses": {"200": {"description": "HTML"}}}},
+            "/ui/{file}": {"get": {"summary": "Web UI scripts and stylesheet",
+                                   "parameters": [{"name": "file", "in": "path", "required": true, "schema": {"type": "string", "enum": ["app.js", "admin.js", "style.css"]}}],
+                                   "responses": {"200": {"description": "JavaScript or CSS"}, "404": problem("No such file")}}},
             "/health/live": {"get": {"summary": "Liveness", "responses": {"200": {"description": "The process answers"}}}},
             "/health/ready": {"get": {"summary": "Readiness: database, storage, worker pool, queue depth",
                                       "responses": {"200": {"description": "Ready"}, "503": problem("Not ready; `failing` names the checks")}}},
@@ -161,6 +183,27 @@ fn base_document() -> Value {
                         "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
                         "code": {"type": "string", "description": "Stable machine-readable code"},
                         "detail": {"type": "string"}, "job_id": {"type": "string"}
+                    }
+                },
+                "AdminStats": {
+                    "type": "object",
+                    "properties": {
+                        "window_seconds": {"type": "integer"},
+                        "since": {"type": "string", "format": "date-time"},
+                        "now": {"type": "string", "format": "date-time"},
+                        "queue": {"type": "object", "properties": {"queued": {"type": "integer"}, "running": {"type": "integer"}}},
+                        "jobs": {"type": "object", "properties": {
+                            "submitted": {"type": "integer"}, "finished": {"type": "integer"}, "succeeded": {"type": "integer"},
+                            "failed": {"type": "integer"}, "cancelled": {"type": "integer"},
+                            "per_minute": {"type": "number", "description": "Finished jobs per minute over the window"},
+                            "finished_per_minute": {"type": "array", "items": {"type": "integer"}, "description": "One count per minute, oldest first"}}},
+                        "failures": {"type": "object", "properties": {
+                            "by_code": {"type": "array", "items": {"type": "object", "properties": {"code": {"type": "string"}, "count": {"type": "integer"}}}},
+                            "recent": {"type": "array", "items": {"type": "object", "properties": {
+                                "id": {"type": "string"}, "operation": {"type": "string"}, "code": {"type": "string"},
+                                "message": {"type": "string"}, "finished_at": {"type": "string", "format": "date-time"}}}}}},
+                        "storage": {"type": "object", "properties": {"bytes": {"type": "integer", "description": "Inputs and results of jobs whose files are kept"}, "jobs": {"type": "integer"}}},
+                        "workers": {"type": "string", "enum": ["in-process", "separate"]}
                     }
                 },
                 "Job": {

@@ -28,6 +28,9 @@ pub struct ApiConfig {
     pub max_attempts: u32,
     /// Readiness fails when more jobs than this are queued.
     pub max_queue_depth: u64,
+    /// Redirect result downloads to presigned storage URLs when the storage
+    /// has them (S3).
+    pub presigned_downloads: bool,
 }
 
 impl Default for ApiConfig {
@@ -40,6 +43,7 @@ impl Default for ApiConfig {
             cache: true,
             max_attempts: 3,
             max_queue_depth: 10_000,
+            presigned_downloads: false,
         }
     }
 }
@@ -55,6 +59,9 @@ pub struct Inner {
     pub security: SecurityConfig,
     /// Rate-limit buckets (in memory, or shared between nodes).
     pub limiter: Arc<dyn Limiter>,
+    /// Redis (`FOLIO_REDIS_URL`), when configured: shared rate limits and
+    /// job events from other processes. Possibly not connected (yet).
+    pub redis: Option<folio_redis::RedisLink>,
 }
 
 #[derive(Clone)]

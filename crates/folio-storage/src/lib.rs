@@ -2,23 +2,28 @@
 //!
 //! Why a crate of its own: uploads and results are streamed, never held whole
 //! in memory, and the service must not care whether they sit on a local disk
-//! or (later) in an object store. [`Storage`] is that boundary; [`LocalStorage`]
+//! or in an S3-compatible object store. [`Storage`] is that boundary; [`LocalStorage`]
 //! keeps blobs under a directory. Keys are chosen by the storage (random,
 //! hex), never derived from client file names, so no client input ever
 //! becomes a path.
 
 mod local;
+pub mod s3;
+pub mod suite;
+pub mod testing;
 
 use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::Stream;
 
 pub use local::LocalStorage;
+pub use s3::S3Storage;
 
 /// A stream of chunks, as uploads arrive (possibly borrowing the request).
 pub type BodyStream<'a> = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + 'a>>;
@@ -84,4 +89,32 @@ pub trait Storage: Send + Sync {
 
     /// Readiness: can we write and read right now?
     async fn check(&self) -> Result<()>;
+
+    /// A URL a client can download the blob from directly for `expires`,
+    /// served as an attachment named `file_name`; `None` when this storage
+    /// has no such URLs (local files).
+    async fn presigned_get(
+        &self,
+        _key: &str,
+        _file_name: &str,
+        _media_type: &str,
+        _expires: Duration,
+    ) -> Result<Option<String>> {
+        Ok(None)
+    }
+}
+
+/// The `Content-Disposition` of a download named `name` (a safe name from
+/// `folio_jobs::names`, never a client's raw file name).
+pub fn attachment_disposition(name: &str) -> String {
+    format!("attachment; filename=\"{name}\"")
+}
+
+/// Open the storage named by `url`: `s3://bucket/prefix`, or local files
+/// under `data_dir` when `url` is `None`.
+pub async fn open(url: Option<&str>, data_dir: &Path) -> Result<std::sync::Arc<dyn Storage>> {
+    Ok(match url {
+        Some(u) => std::sync::Arc::new(S3Storage::from_url(u)?),
+        None => std::sync::Arc::new(LocalStorage::open(data_dir).await?),
+    })
 }

@@ -1,14 +1,9 @@
-//! LocalStorage: streaming put with limits, ranges, keys, deletion.
+//! LocalStorage: the shared storage suite, plus what is local-only (temporary
+//! files, moves, paths).
 
 use bytes::Bytes;
 use folio_storage::{ByteStream, LocalStorage, Storage, StorageError};
 use futures_util::StreamExt;
-
-fn stream(chunks: Vec<&'static [u8]>) -> ByteStream {
-    Box::pin(futures_util::stream::iter(
-        chunks.into_iter().map(|c| Ok(Bytes::from_static(c))),
-    ))
-}
 
 async fn collect(mut s: ByteStream) -> Vec<u8> {
     let mut out = Vec::new();
@@ -24,41 +19,24 @@ async fn store() -> (tempfile::TempDir, LocalStorage) {
     (d, s)
 }
 
-#[tokio::test]
-async fn put_get_range_delete() {
-    let (_d, s) = store().await;
-    let st = s
-        .put(stream(vec![b"hello ", b"world"]), Some(100))
-        .await
-        .unwrap();
-    assert_eq!(st.size, 11);
-    assert_eq!(
-        st.sha256,
-        "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
-    );
-    assert_eq!(st.key.len(), 32);
-    assert_eq!(
-        collect(s.get(&st.key, None).await.unwrap()).await,
-        b"hello world"
-    );
-    assert_eq!(
-        collect(s.get(&st.key, Some(6..11)).await.unwrap()).await,
-        b"world"
-    );
-    assert!(matches!(
-        s.get(&st.key, Some(5..12)).await,
-        Err(StorageError::RangeNotSatisfiable { size: 11 })
-    ));
-    assert_eq!(s.size(&st.key).await.unwrap(), 11);
-    assert!(s.local_path(&st.key).unwrap().is_file());
-    s.delete(&st.key).await.unwrap();
-    s.delete(&st.key).await.unwrap();
-    assert!(matches!(
-        s.get(&st.key, None).await,
-        Err(StorageError::NotFound(_))
-    ));
-    s.check().await.unwrap();
+macro_rules! suite_tests {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $name() {
+            let (_d, s) = store().await;
+            folio_storage::suite::$name(&s).await;
+        }
+    )*};
 }
+
+// The shared storage suite (the S3 storage passes the same cases).
+suite_tests!(
+    put_get_range_delete,
+    limit_and_body_errors,
+    keys_are_never_paths,
+    large_streamed_bodies,
+    put_file_roundtrip,
+);
 
 #[tokio::test]
 async fn limit_enforced_while_streaming_and_nothing_kept() {
@@ -79,40 +57,6 @@ async fn limit_enforced_while_streaming_and_nothing_kept() {
     assert!(leftovers.is_empty(), "partial upload removed");
     let blobs: Vec<_> = std::fs::read_dir(d.path().join("blobs")).unwrap().collect();
     assert!(blobs.is_empty());
-}
-
-#[tokio::test]
-async fn body_error_keeps_nothing() {
-    let (_d, s) = store().await;
-    let chunks = futures_util::stream::iter(vec![
-        Ok(Bytes::from_static(b"abc")),
-        Err(std::io::Error::other("client went away")),
-    ]);
-    assert!(matches!(
-        s.put(Box::pin(chunks), None).await,
-        Err(StorageError::Body(_))
-    ));
-}
-
-#[tokio::test]
-async fn keys_are_never_paths() {
-    let (_d, s) = store().await;
-    for bad in [
-        "../../etc/passwd",
-        "",
-        "ABCDEF0123456789ABCDEF0123456789",
-        "x",
-    ] {
-        assert!(
-            matches!(s.get(bad, None).await, Err(StorageError::InvalidKey)),
-            "{bad}"
-        );
-        assert!(
-            matches!(s.delete(bad).await, Err(StorageError::InvalidKey)),
-            "{bad}"
-        );
-        assert!(s.local_path(bad).is_none());
-    }
 }
 
 #[tokio::test]

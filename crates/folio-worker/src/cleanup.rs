@@ -45,7 +45,9 @@ pub async fn cleanup_once(
     Ok(stats)
 }
 
-/// Run [`cleanup_once`] every `interval` until the task is aborted.
+/// Run [`cleanup_once`] once per `interval` time slot until the task is
+/// aborted. Every API node runs this loop; the shared store hands each slot
+/// to one of them ([`Store::claim_slot`]), so a pass never runs twice.
 pub fn spawn_cleanup(
     store: Arc<dyn Store>,
     storage: Arc<dyn Storage>,
@@ -53,10 +55,20 @@ pub fn spawn_cleanup(
     row_retention: Duration,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            let slot = crate::pool::slot_start(now_ms(), interval);
+            match store.claim_slot("cleanup", slot).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    crate::pool::sleep_to_next_slot(interval).await;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cleanup: cannot claim the time slot");
+                    crate::pool::sleep_to_next_slot(interval).await;
+                    continue;
+                }
+            }
             match cleanup_once(store.as_ref(), storage.as_ref(), now_ms(), row_retention).await {
                 Ok(s) if s != CleanupStats::default() => tracing::info!(
                     purged_jobs = s.purged_jobs,
@@ -67,6 +79,7 @@ pub fn spawn_cleanup(
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "cleanup failed"),
             }
+            crate::pool::sleep_to_next_slot(interval).await;
         }
     })
 }

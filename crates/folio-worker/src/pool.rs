@@ -204,17 +204,48 @@ async fn slot_loop(shared: Arc<Shared>, slot: usize) {
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "claim failed"),
         }
+        // Woken by a job queued in this process, by the store (PostgreSQL
+        // NOTIFY from any node), or by the polling fallback.
         tokio::select! {
             _ = shared.wake.notified() => {}
-            _ = tokio::time::sleep(shared.cfg.poll_interval) => {}
+            _ = shared.store.wait_for_work(shared.cfg.poll_interval) => {}
             _ = stopping.changed() => {}
         }
     }
 }
 
+/// The start of the time slot of length `every` that `now` falls in.
+pub fn slot_start(now: Millis, every: Duration) -> Millis {
+    let len = i64::try_from(every.as_millis()).unwrap_or(i64::MAX).max(1);
+    now - now.rem_euclid(len)
+}
+
+/// Sleep until the next slot of length `every` begins.
+pub async fn sleep_to_next_slot(every: Duration) {
+    let now = now_ms();
+    let next = slot_start(now, every) + i64::try_from(every.as_millis()).unwrap_or(0);
+    let wait = u64::try_from(next - now).unwrap_or(0).max(1);
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+}
+
+/// Every pool runs this, but each time slot's pass happens on one node only
+/// (the one that claims the slot in the shared store).
 async fn reaper_loop(shared: Arc<Shared>) {
     let every = (shared.cfg.lease / 2).max(Duration::from_millis(200));
     loop {
+        let slot = slot_start(now_ms(), every);
+        match shared.store.claim_slot("reaper", slot).await {
+            Ok(true) => {}
+            Ok(false) => {
+                sleep_to_next_slot(every).await;
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reaper: cannot claim the time slot");
+                sleep_to_next_slot(every).await;
+                continue;
+            }
+        }
         match shared.store.reap_expired(now_ms()).await {
             Ok(jobs) => {
                 for j in &jobs {
@@ -227,7 +258,7 @@ async fn reaper_loop(shared: Arc<Shared>) {
             }
             Err(e) => tracing::warn!(error = %e, "reaper failed"),
         }
-        tokio::time::sleep(every).await;
+        sleep_to_next_slot(every).await;
     }
 }
 

@@ -152,8 +152,11 @@ pub enum Command {
     },
     /// Run the HTTP service: API, workers, job store, storage and cleanup.
     Serve(ServiceArgs),
-    /// Run workers only, sharing the data directory with `folio serve --workers 0`.
+    /// Run workers only, sharing the job store and storage with `folio serve --workers 0`.
     Worker(ServiceArgs),
+    /// Apply the job store's schema migrations (also done at every start;
+    /// safe while other nodes run).
+    Migrate(ServiceArgs),
     /// Print the effective service configuration (secrets masked).
     Config(ServiceArgs),
     /// Copy the embedded SQLite job store to FILE while the service runs

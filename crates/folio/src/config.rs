@@ -50,8 +50,18 @@ pub struct Config {
     pub listen: String,
     /// Where the job database and files live.
     pub data_dir: PathBuf,
-    /// Job store URL; default `sqlite://<data_dir>/folio.db`. Only SQLite for now.
+    /// Job store URL: `sqlite://FILE` (default `sqlite://<data_dir>/folio.db`)
+    /// or `postgres://user:pass@host:port/db` for many nodes.
     pub database_url: Option<String>,
+    /// Redis, for rate limits shared by all API nodes and live progress
+    /// across processes (`redis://host:6379`); off when unset.
+    pub redis_url: Option<String>,
+    /// Where inputs and results go: `s3://bucket/prefix` (endpoint, region
+    /// and credentials from the `AWS_*` variables); unset = `<data_dir>`.
+    pub storage_url: Option<String>,
+    /// Answer result downloads from S3 storage with a redirect to a
+    /// presigned URL instead of streaming them through the API node.
+    pub presigned_downloads: bool,
     /// Largest request body (all files of one request), bytes.
     pub max_upload_bytes: u64,
     /// Most files per request.
@@ -124,6 +134,9 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./folio-data"),
             database_url: None,
+            redis_url: None,
+            storage_url: None,
+            presigned_downloads: false,
             max_upload_bytes: 100 * 1000 * 1000,
             max_files: 50,
             sync_wait: Dur(Duration::from_secs(30)),
@@ -247,9 +260,22 @@ impl Config {
             bail!("max_header_bytes must be at least 8192");
         }
         if let Some(url) = &self.database_url
-            && !url.starts_with("sqlite:")
+            && self.database_kind().is_none()
         {
-            bail!("only sqlite: database URLs are supported for now");
+            bail!(
+                "database_url must start with sqlite:, postgres: or postgresql: (got {})",
+                mask_url(url)
+            );
+        }
+        if let Some(url) = &self.storage_url
+            && !url.starts_with("s3://")
+        {
+            bail!("storage_url must be s3://bucket/prefix (unset for local files), got {url}");
+        }
+        if let Some(url) = &self.redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            bail!("redis_url must start with redis:// or rediss://");
         }
         Ok(())
     }
@@ -292,6 +318,18 @@ impl Config {
         })
     }
 
+    /// Which job store the URL names; `None` for an unknown scheme.
+    pub fn database_kind(&self) -> Option<DatabaseKind> {
+        match &self.database_url {
+            None => Some(DatabaseKind::Sqlite),
+            Some(u) if u.starts_with("sqlite:") => Some(DatabaseKind::Sqlite),
+            Some(u) if u.starts_with("postgres:") || u.starts_with("postgresql:") => {
+                Some(DatabaseKind::Postgres)
+            }
+            Some(_) => None,
+        }
+    }
+
     /// The SQLite file to use.
     pub fn database_path(&self) -> PathBuf {
         match &self.database_url {
@@ -312,9 +350,18 @@ impl Config {
         if let Some(url) = &self.database_url {
             v["database_url"] = serde_json::Value::String(mask_url(url));
         }
+        if let Some(url) = &self.redis_url {
+            v["redis_url"] = serde_json::Value::String(mask_url(url));
+        }
         v["workers_effective"] = self.workers().into();
         v
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
 }
 
 fn parse_dur(flag: &str, v: &str) -> Result<Dur> {

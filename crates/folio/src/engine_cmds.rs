@@ -334,7 +334,11 @@ pub fn run(cli: Cli) -> Result<()> {
             write_outputs(&output, &out)?;
             report(&common, &[(output, out.report)])
         }
-        Command::Serve(_) | Command::Worker(_) | Command::Config(_) | Command::RunJob => {
+        Command::Serve(_)
+        | Command::Worker(_)
+        | Command::Migrate(_)
+        | Command::Config(_)
+        | Command::RunJob => {
             bail!("not an engine command")
         }
         Command::Backup { .. } | Command::Healthcheck { .. } | Command::Keys { .. } => {

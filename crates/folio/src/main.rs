@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         Command::RunJob => return ExitCode::from(folio_worker::child::child_main() as u8),
         Command::Serve(args) => config::Config::load(&args).and_then(service::serve),
         Command::Worker(args) => config::Config::load(&args).and_then(service::worker),
+        Command::Migrate(args) => config::Config::load(&args).and_then(service::migrate),
         Command::Config(args) => config::Config::load(&args).map(|c| {
             println!(
                 "{}",

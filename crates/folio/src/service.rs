@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use folio_db::{SqliteStore, Store};
+use folio_db::{PostgresStore, SqliteStore, Store};
 use folio_jobs::RetryPolicy;
 use folio_server::{ApiConfig, AppState, Inner};
-use folio_storage::{LocalStorage, Storage};
+use folio_storage::Storage;
 use folio_worker::{ChildCommand, EventBus, Pool, WorkerConfig};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::config::Config;
+use crate::config::{Config, DatabaseKind};
 use crate::worker_metrics;
 
 fn init_logging(cfg: &Config) {
@@ -52,9 +52,52 @@ struct Parts {
     storage: Arc<dyn Storage>,
     events: EventBus,
     pool: Option<Arc<Pool>>,
+    redis: Option<folio_redis::RedisLink>,
 }
 
-async fn start_parts(cfg: &Config, workers: usize) -> Result<Parts> {
+/// The job store the configuration names (migrated, ready).
+pub async fn open_store(cfg: &Config) -> Result<Arc<dyn Store>> {
+    Ok(match cfg.database_kind() {
+        Some(DatabaseKind::Postgres) => {
+            let url = cfg.database_url.as_deref().unwrap_or_default();
+            Arc::new(
+                PostgresStore::open(url)
+                    .await
+                    .context("cannot open the PostgreSQL job store")?,
+            )
+        }
+        _ => Arc::new(
+            SqliteStore::open(&cfg.database_path())
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot open the job database {}",
+                        cfg.database_path().display()
+                    )
+                })?,
+        ),
+    })
+}
+
+/// Connect to Redis in the background (a node starts while Redis is away).
+/// Once connected, this process's job events are published there; with
+/// `subscribe` (API nodes), other processes' events are fed into the local
+/// bus for event streams.
+fn start_redis(cfg: &Config, events: &EventBus, subscribe: bool) -> Option<folio_redis::RedisLink> {
+    let url = cfg.redis_url.clone()?;
+    let events = events.clone();
+    Some(folio_redis::RedisLink::start(url, move |r| {
+        let (tx, rx) = tokio::sync::mpsc::channel(4096);
+        events.forward_to(tx);
+        r.spawn_publisher(rx);
+        if subscribe {
+            let bus = events.clone();
+            r.spawn_subscriber(move |e| bus.inject(e));
+        }
+    }))
+}
+
+async fn start_parts(cfg: &Config, workers: usize, api: bool) -> Result<Parts> {
     tokio::fs::create_dir_all(&cfg.data_dir)
         .await
         .with_context(|| {
@@ -63,22 +106,15 @@ async fn start_parts(cfg: &Config, workers: usize) -> Result<Parts> {
                 cfg.data_dir.display()
             )
         })?;
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&cfg.database_path())
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot open the job database {}",
-                    cfg.database_path().display()
-                )
-            })?,
-    );
-    let storage: Arc<dyn Storage> = Arc::new(
-        LocalStorage::open(&cfg.data_dir)
-            .await
-            .with_context(|| format!("cannot use {} for files", cfg.data_dir.display()))?,
-    );
+    let store = open_store(cfg).await?;
+    let storage = folio_storage::open(cfg.storage_url.as_deref(), &cfg.data_dir)
+        .await
+        .with_context(|| match &cfg.storage_url {
+            Some(u) => format!("cannot use the storage {u}"),
+            None => format!("cannot use {} for files", cfg.data_dir.display()),
+        })?;
     let events = EventBus::default();
+    let redis = start_redis(cfg, &events, api);
     let pool = if workers > 0 {
         let wc = WorkerConfig {
             workers,
@@ -111,6 +147,7 @@ async fn start_parts(cfg: &Config, workers: usize) -> Result<Parts> {
         storage,
         events,
         pool,
+        redis,
     })
 }
 
@@ -148,7 +185,7 @@ pub fn serve(cfg: Config) -> Result<()> {
     runtime()?.block_on(async move {
         let metrics = init_metrics()?;
         let workers = cfg.workers();
-        let parts = start_parts(&cfg, workers).await?;
+        let parts = start_parts(&cfg, workers, true).await?;
         let cleanup = folio_worker::cleanup::spawn_cleanup(
             parts.store.clone(),
             parts.storage.clone(),
@@ -164,6 +201,7 @@ pub fn serve(cfg: Config) -> Result<()> {
                 cache: cfg.cache,
                 max_attempts: cfg.max_attempts,
                 max_queue_depth: cfg.max_queue_depth,
+                presigned_downloads: cfg.presigned_downloads,
             },
             store: parts.store.clone(),
             storage: parts.storage.clone(),
@@ -171,7 +209,12 @@ pub fn serve(cfg: Config) -> Result<()> {
             pool: parts.pool.clone(),
             metrics: Some(metrics),
             security: cfg.security()?,
-            limiter: Arc::new(folio_server::ratelimit::MemoryLimiter::new()),
+            // Shared through Redis when configured, else per process.
+            limiter: match &parts.redis {
+                Some(link) => Arc::new(folio_server::ratelimit::RedisLimiter::new(link.clone())),
+                None => Arc::new(folio_server::ratelimit::MemoryLimiter::new()),
+            },
+            redis: parts.redis.clone(),
         }));
         let listener = tokio::net::TcpListener::bind(&cfg.listen)
             .await
@@ -227,7 +270,7 @@ pub fn worker(cfg: Config) -> Result<()> {
             Some(addr) => Some(worker_metrics::serve(addr, init_metrics()?).await?),
             None => None,
         };
-        let parts = start_parts(&cfg, workers).await?;
+        let parts = start_parts(&cfg, workers, false).await?;
         tracing::info!(workers, data_dir = %cfg.data_dir.display(), "folio worker started");
         shutdown_signal().await;
         if let Some(pool) = &parts.pool {
@@ -236,6 +279,24 @@ pub fn worker(cfg: Config) -> Result<()> {
         if let Some(m) = metrics {
             m.abort();
         }
+        Ok(())
+    })
+}
+
+/// `folio migrate`: apply the job store's schema migrations and exit. Safe
+/// while other nodes run or start (the migrator holds a lock).
+pub fn migrate(cfg: Config) -> Result<()> {
+    init_logging(&cfg);
+    runtime()?.block_on(async move {
+        if cfg.database_kind() == Some(DatabaseKind::Sqlite) {
+            tokio::fs::create_dir_all(&cfg.data_dir).await.ok();
+        }
+        let store = open_store(&cfg).await?;
+        store
+            .ping()
+            .await
+            .context("the job store does not answer")?;
+        println!("migrations applied");
         Ok(())
     })
 }

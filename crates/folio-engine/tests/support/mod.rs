@@ -107,3 +107,26 @@ pub fn qpdf_pages(bytes: &[u8]) -> Option<u32> {
         .ok()?;
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
+
+/// Whether two poppler renders of the same page count as the same picture.
+///
+/// Byte-identical renders always do. Otherwise `rerender` renders the
+/// original page again (up to 4 times): poppler substitutes non-embedded
+/// fonts nondeterministically on some files (seen on pdfjs__issue6127.pdf:
+/// two runs of the same command differ in ~0.2% of pixels), so when the
+/// original itself does not render reproducibly, renders that differ in at
+/// most 1% of their bytes count as the same. A page that poppler renders
+/// reproducibly must match exactly.
+pub fn same_render(original: &[u8], other: &[u8], mut rerender: impl FnMut() -> Vec<u8>) -> bool {
+    if original == other {
+        return true;
+    }
+    let unstable = (0..4).any(|_| rerender() != original);
+    if !unstable || original.len() != other.len() {
+        return false;
+    }
+    let differing = original.iter().zip(other).filter(|(a, b)| a != b).count();
+    let fraction = differing as f64 / original.len().max(1) as f64;
+    eprintln!("poppler renders this page nondeterministically; {fraction:.4} of bytes differ");
+    fraction <= 0.01
+}

@@ -10,6 +10,7 @@
 pub mod gcra;
 pub mod memory;
 pub mod middleware;
+pub mod redis;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use memory::MemoryLimiter;
+pub use redis::RedisLimiter;
 
 /// `count` requests per `period`, with bursts of up to `burst`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

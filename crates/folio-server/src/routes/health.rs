@@ -1,8 +1,11 @@
 //! `GET /health/live` (the process answers) and `GET /health/ready` (it can
-//! do work: database, storage, worker pool, queue depth). A failing readiness
-//! check answers 503 naming the failing checks.
+//! do work: database, storage, Redis, worker pool, queue depth), each with
+//! its latency. A failing readiness check answers 503 naming the failing
+//! checks. Redis is optional: without it the node still works (per-node rate
+//! limits, progress of other processes' jobs polled from the store), so a
+//! Redis outage is reported as `degraded` with 200.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
@@ -17,30 +20,60 @@ pub async fn live() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+fn with_latency(mut v: Value, started: Instant) -> Value {
+    v["latency_ms"] = json!((started.elapsed().as_secs_f64() * 1000.0 * 10.0).round() / 10.0);
+    v
+}
+
 fn check(ok: bool, detail: impl Into<Value>) -> Value {
     json!({"status": if ok { "ok" } else { "fail" }, "detail": detail.into()})
 }
 
 pub async fn ready(State(st): State<AppState>) -> ApiResult<Json<Value>> {
     let mut checks = Map::new();
+    let started = Instant::now();
     let db = tokio::time::timeout(CHECK_TIMEOUT, st.store.ping()).await;
     checks.insert(
         "database".into(),
-        match db {
-            Ok(Ok(())) => check(true, "reachable"),
-            Ok(Err(e)) => check(false, e.to_string()),
-            Err(_) => check(false, "timed out"),
-        },
+        with_latency(
+            match db {
+                Ok(Ok(())) => check(true, "reachable"),
+                Ok(Err(e)) => check(false, e.to_string()),
+                Err(_) => check(false, "timed out"),
+            },
+            started,
+        ),
     );
+    let started = Instant::now();
     let storage = tokio::time::timeout(CHECK_TIMEOUT, st.storage.check()).await;
     checks.insert(
         "storage".into(),
-        match storage {
-            Ok(Ok(())) => check(true, "writable"),
-            Ok(Err(e)) => check(false, e.to_string()),
-            Err(_) => check(false, "timed out"),
-        },
+        with_latency(
+            match storage {
+                Ok(Ok(())) => check(true, "writable"),
+                Ok(Err(e)) => check(false, e.to_string()),
+                Err(_) => check(false, "timed out"),
+            },
+            started,
+        ),
     );
+    if let Some(link) = &st.redis {
+        let started = Instant::now();
+        let degraded = |detail: String| json!({"status": "degraded", "detail": detail});
+        let v = match link.get() {
+            None => degraded(
+                "not connected: rate limits are per node, events of other processes are polled"
+                    .into(),
+            ),
+            Some(r) => match r.ping().await {
+                Ok(_) => check(true, "reachable"),
+                Err(e) => degraded(format!(
+                    "{e}: rate limits are per node, events of other processes are polled"
+                )),
+            },
+        };
+        checks.insert("redis".into(), with_latency(v, started));
+    }
     checks.insert(
         "workers".into(),
         match &st.pool {
@@ -65,11 +98,13 @@ pub async fn ready(State(st): State<AppState>) -> ApiResult<Json<Value>> {
     );
     let failing: Vec<String> = checks
         .iter()
-        .filter(|(_, v)| v["status"] != "ok")
+        .filter(|(_, v)| v["status"] != "ok" && v["status"] != "degraded")
         .map(|(k, _)| k.clone())
         .collect();
+    let degraded = checks.values().any(|v| v["status"] == "degraded");
     if failing.is_empty() {
-        Ok(Json(json!({"status": "ok", "checks": checks})))
+        let status = if degraded { "degraded" } else { "ok" };
+        Ok(Json(json!({"status": status, "checks": checks})))
     } else {
         Err(ApiError::new(
             http::StatusCode::SERVICE_UNAVAILABLE,

@@ -1,5 +1,6 @@
 //! One file per group of handlers; the route table is in `lib.rs`.
 
+pub mod admin;
 pub mod docs;
 pub mod events;
 pub mod health;
@@ -7,6 +8,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod result;
 pub mod submit;
+pub mod ui;
 
 use http::Uri;
 

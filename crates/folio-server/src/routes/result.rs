@@ -13,6 +13,9 @@ use crate::security::auth::{Caller, visible_job};
 use crate::security::disposition;
 use crate::state::AppState;
 
+/// How long a presigned download URL is valid.
+const PRESIGNED_SECS: u64 = 300;
+
 /// A parsed single byte range (end exclusive), or `None` for the whole file.
 /// Several ranges are answered with the whole file (allowed by RFC 9110).
 fn parse_range(value: &str, size: u64) -> Result<Option<std::ops::Range<u64>>, ()> {
@@ -85,6 +88,31 @@ pub async fn download(
         })?,
         None => None,
     };
+    // Whole-file downloads can go straight to object storage; ranged ones
+    // stream through here so the range answer stays ours.
+    if st.cfg.presigned_downloads && range.is_none() {
+        let url = st
+            .storage
+            .presigned_get(
+                &result.key,
+                &result.name,
+                &result.media_type,
+                std::time::Duration::from_secs(PRESIGNED_SECS),
+            )
+            .await?;
+        if let Some(url) = url {
+            let mut resp = Response::new(Body::empty());
+            *resp.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+            set(resp.headers_mut(), header::LOCATION, &url);
+            set(
+                resp.headers_mut(),
+                header::CACHE_CONTROL,
+                "private, no-store",
+            );
+            set(resp.headers_mut(), "x-folio-job-id", &job.id);
+            return Ok(resp);
+        }
+    }
     let stream = match st.storage.get(&result.key, range.clone()).await {
         Ok(s) => s,
         Err(folio_storage::StorageError::NotFound(_)) => {
