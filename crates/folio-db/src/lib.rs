@@ -24,6 +24,7 @@
 //!   caller's backoff; others end `failed`.
 
 pub mod backup;
+pub mod keys;
 pub mod postgres;
 pub mod sqlite;
 pub mod suite;
@@ -33,6 +34,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use folio_jobs::{Job, JobError, JobState, Millis, NewJob, ResultRef};
 
+pub use keys::{ApiKey, NewApiKey};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -188,6 +190,23 @@ pub trait Store: Send + Sync {
 
     async fn queue_stats(&self) -> Result<QueueStats>;
 
+    /// Queued and running jobs submitted by `owner` (the per-key job cap).
+    async fn active_jobs_of(&self, owner: &str) -> Result<u64>;
+
+    // API keys (`FOLIO_AUTH`). Keys are never deleted, only revoked, so job
+    // owners keep pointing at a record.
+
+    /// Store a new key; a duplicate id or hash is an error.
+    async fn insert_api_key(&self, key: NewApiKey) -> Result<ApiKey>;
+
+    /// The key with this hash, revoked or not (the caller checks).
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>>;
+
+    /// Every key, oldest first.
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>>;
+
+    /// Revoke a key; `false` when there is no such active key.
+    async fn revoke_api_key(&self, id: &str, now: Millis) -> Result<bool>;
     /// Figures for the admin view over the window `[now - window, now]`.
     async fn admin_stats(&self, now: Millis, window: Duration) -> Result<AdminStats>;
 

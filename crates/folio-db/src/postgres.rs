@@ -25,8 +25,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::{
-    ADMIN_RECENT_FAILURES, AdminStats, Completion, QueueStats, Renewal, Result, SLOT_KEEP_MS,
-    Store, StoreError, minute_buckets,
+    ADMIN_RECENT_FAILURES, AdminStats, ApiKey, Completion, NewApiKey, QueueStats, Renewal, Result,
+    SLOT_KEEP_MS, Store, StoreError, minute_buckets,
 };
 
 /// The channel the `jobs_queued_notify` trigger notifies.
@@ -42,6 +42,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "schedule_slots",
         include_str!("../migrations/postgres/0002_schedule_slots.sql"),
+    ),
+    (
+        3,
+        "api_keys",
+        include_str!("../migrations/postgres/0003_api_keys.sql"),
     ),
 ];
 
@@ -172,6 +177,26 @@ fn json_col<T: serde::de::DeserializeOwned>(row: &PgRow, col: &str) -> Result<Op
         .transpose()
 }
 
+const KEY_COLUMNS: &str = "id, name, key_hash, admin, rate_limit_uploads, rate_limit_reads, \
+     max_concurrent_jobs, created_at, revoked_at";
+
+fn to_key(row: &PgRow) -> Result<ApiKey> {
+    Ok(ApiKey {
+        id: row.try_get("id").map_err(db)?,
+        name: row.try_get("name").map_err(db)?,
+        key_hash: row.try_get("key_hash").map_err(db)?,
+        admin: row.try_get::<bool, _>("admin").map_err(db)?,
+        rate_limit_uploads: row.try_get("rate_limit_uploads").map_err(db)?,
+        rate_limit_reads: row.try_get("rate_limit_reads").map_err(db)?,
+        max_concurrent_jobs: row
+            .try_get::<Option<i64>, _>("max_concurrent_jobs")
+            .map_err(db)?
+            .map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX)),
+        created_at: row.try_get("created_at").map_err(db)?,
+        revoked_at: row.try_get("revoked_at").map_err(db)?,
+    })
+}
+
 fn to_job(row: &PgRow) -> Result<Job> {
     let id: String = row.try_get("id").map_err(db)?;
     let state: String = row.try_get("state").map_err(db)?;
@@ -200,6 +225,7 @@ fn to_job(row: &PgRow) -> Result<Job> {
         result: json_col::<ResultRef>(row, "result")?,
         bytes_in: get_i64("bytes_in")?.max(0) as u64,
         cache_key: row.try_get("cache_key").map_err(db)?,
+        owner: row.try_get("owner").map_err(db)?,
         expires_at: get_i64("expires_at")?,
         purged: get_bool("purged")?,
         event_seq: get_i64("event_seq")?,
@@ -217,7 +243,7 @@ macro_rules! returning {
             $sql,
             " RETURNING id, state, spec, priority, attempts, max_attempts, progress, created_at, \
              started_at, finished_at, run_after, lease_until, fence, cancel_requested, error, report, \
-             result, bytes_in, cache_key, expires_at, purged, event_seq"
+             result, bytes_in, cache_key, expires_at, purged, event_seq, owner"
         )
     };
 }
@@ -227,7 +253,7 @@ macro_rules! select {
         concat!(
             "SELECT id, state, spec, priority, attempts, max_attempts, progress, created_at, \
              started_at, finished_at, run_after, lease_until, fence, cancel_requested, error, report, \
-             result, bytes_in, cache_key, expires_at, purged, event_seq FROM jobs ",
+             result, bytes_in, cache_key, expires_at, purged, event_seq, owner FROM jobs ",
             $rest
         )
     };
@@ -251,8 +277,8 @@ impl Store for PostgresStore {
         let bytes_in = job.spec.inputs.iter().map(|i| i.size).sum::<u64>();
         let row = sqlx::query(returning!(
             "INSERT INTO jobs (id, state, operation, spec, priority, max_attempts, created_at, \
-             run_after, bytes_in, cache_key, expires_at) \
-             VALUES ($1, 'queued', $2, $3, $4, $5, $6, $6, $7, $8, $9)"
+             run_after, bytes_in, cache_key, expires_at, owner) \
+             VALUES ($1, 'queued', $2, $3, $4, $5, $6, $6, $7, $8, $9, $10)"
         ))
         .bind(&job.id)
         .bind(job.spec.operation().as_str())
@@ -263,6 +289,7 @@ impl Store for PostgresStore {
         .bind(i64::try_from(bytes_in).unwrap_or(i64::MAX))
         .bind(&job.cache_key)
         .bind(job.expires_at)
+        .bind(&job.owner)
         .fetch_one(&self.pool)
         .await
         .map_err(db)?;
@@ -681,6 +708,68 @@ impl Store for PostgresStore {
 
     async fn wait_for_work(&self, max: Duration) {
         let _ = tokio::time::timeout(max, self.work.notified()).await;
+    }
+
+    async fn active_jobs_of(&self, owner: &str) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE owner = $1 AND state IN ('queued', 'running')",
+        )
+        .bind(owner)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn insert_api_key(&self, key: NewApiKey) -> Result<ApiKey> {
+        let sql = format!(
+            "INSERT INTO api_keys (id, name, key_hash, admin, rate_limit_uploads, rate_limit_reads, \
+             max_concurrent_jobs, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             RETURNING {KEY_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&key.id)
+            .bind(&key.name)
+            .bind(&key.key_hash)
+            .bind(key.admin)
+            .bind(&key.rate_limit_uploads)
+            .bind(&key.rate_limit_reads)
+            .bind(key.max_concurrent_jobs.map(i64::from))
+            .bind(key.created_at)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        to_key(&row)
+    }
+
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(key_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.map(|r| to_key(&r)).transpose()
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(to_key).collect()
+    }
+
+    async fn revoke_api_key(&self, id: &str, now: Millis) -> Result<bool> {
+        let r =
+            sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                .bind(id)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(r.rows_affected() > 0)
     }
 }
 

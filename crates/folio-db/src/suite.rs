@@ -36,6 +36,7 @@ pub fn new_job(n: u32, priority: i32, created_at: Millis) -> NewJob {
         priority,
         max_attempts: 3,
         cache_key: Some(format!("cache-{n}")),
+        owner: None,
         created_at,
         expires_at: created_at + 3_600_000,
     }
@@ -353,6 +354,79 @@ pub async fn event_seq_increases(s: &dyn Store) {
         .await
         .unwrap();
     assert!(a.event_seq < b.event_seq && b.event_seq < p && p < c.event_seq);
+}
+
+fn new_key(n: u32, admin: bool) -> crate::NewApiKey {
+    crate::NewApiKey {
+        id: format!("key_{n:04}"),
+        name: format!("client {n}"),
+        key_hash: format!("{n:064x}"),
+        admin,
+        rate_limit_uploads: (n == 1).then(|| "1/s,burst=2".to_string()),
+        rate_limit_reads: None,
+        max_concurrent_jobs: (n == 1).then_some(3),
+        created_at: T0 + i64::from(n),
+    }
+}
+
+/// Keys are found by hash only, listed oldest first, revoked once; a
+/// duplicate hash is refused.
+pub async fn api_keys(s: &dyn Store) {
+    let a = s.insert_api_key(new_key(1, false)).await.unwrap();
+    assert_eq!(a.rate_limit_uploads.as_deref(), Some("1/s,burst=2"));
+    assert_eq!(a.max_concurrent_jobs, Some(3));
+    assert!(a.active() && !a.admin);
+    s.insert_api_key(new_key(2, true)).await.unwrap();
+    let found = s.api_key_by_hash(&format!("{:064x}", 1)).await.unwrap();
+    assert_eq!(found.as_ref(), Some(&a));
+    assert!(s.api_key_by_hash("feed").await.unwrap().is_none());
+    let mut dup = new_key(3, false);
+    dup.key_hash = a.key_hash.clone();
+    assert!(s.insert_api_key(dup).await.is_err(), "hashes are unique");
+    let all = s.list_api_keys().await.unwrap();
+    assert_eq!(
+        all.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
+        ["key_0001", "key_0002"]
+    );
+    assert!(all[1].admin);
+    assert!(s.revoke_api_key("key_0001", T0 + 50).await.unwrap());
+    assert!(
+        !s.revoke_api_key("key_0001", T0 + 60).await.unwrap(),
+        "once"
+    );
+    assert!(!s.revoke_api_key("key_9999", T0).await.unwrap());
+    let revoked = s.api_key_by_hash(&a.key_hash).await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(T0 + 50));
+    assert!(!revoked.active());
+}
+
+/// Jobs remember their owner; active jobs are counted per owner.
+pub async fn job_owner_and_active_count(s: &dyn Store) {
+    let mut a = new_job(1, 0, T0);
+    a.owner = Some("key_a".into());
+    let mut b = new_job(2, 0, T0 + 1);
+    b.owner = Some("key_a".into());
+    let mut c = new_job(3, 0, T0 + 2);
+    c.owner = Some("key_b".into());
+    s.insert(a).await.unwrap();
+    s.insert(b).await.unwrap();
+    s.insert(c).await.unwrap();
+    s.insert(new_job(4, 0, T0 + 3)).await.unwrap();
+    assert_eq!(
+        s.get("job-00001").await.unwrap().unwrap().owner.as_deref(),
+        Some("key_a")
+    );
+    assert_eq!(s.get("job-00004").await.unwrap().unwrap().owner, None);
+    assert_eq!(s.active_jobs_of("key_a").await.unwrap(), 2);
+    assert_eq!(s.active_jobs_of("key_b").await.unwrap(), 1);
+    assert_eq!(s.active_jobs_of("nobody").await.unwrap(), 0);
+    // A finished job no longer counts.
+    let j = s.claim(T0 + 10, LEASE).await.unwrap().unwrap();
+    assert_eq!(j.id, "job-00001");
+    s.complete(&j.id, j.fence, T0 + 20, completion(T0 + 9_999))
+        .await
+        .unwrap();
+    assert_eq!(s.active_jobs_of("key_a").await.unwrap(), 1);
 }
 
 /// Admin figures: queue depth, what finished in the window (by state, per

@@ -31,6 +31,8 @@ suite_tests!(
     release_requeues,
     cache_and_expiry,
     event_seq_increases,
+    api_keys,
+    job_owner_and_active_count,
     admin_stats_window,
     recent_jobs_newest_first,
     schedule_slot_once,

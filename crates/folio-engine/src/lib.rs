@@ -9,6 +9,7 @@
 //! - [`document`]: open (lopdf, limits, encryption) and write (with a second-parser check)
 //! - [`compress`], [`merge`], [`images`], [`split`], [`rotate`], [`text`], [`render`], [`info`]: one operation each
 //! - [`imaging`]: lossy image recompression blocks (placement, decode, encode, SSIM)
+//! - [`sanitize`]: remove JavaScript, launch actions, embedded files and XFA (`--sanitize`)
 //! - [`pages`]: page selections such as `1-3,7,10-`
 //! - [`preflight`]: bounded checks of what a page uses, before hayro decodes it
 //! - [`limits`], [`error`], [`report`]: the contract shared by all operations
@@ -27,6 +28,7 @@ pub mod preflight;
 pub mod render;
 pub mod report;
 pub mod rotate;
+pub mod sanitize;
 pub mod split;
 pub mod text;
 

@@ -89,6 +89,8 @@ pub struct NewJob {
     pub priority: i32,
     pub max_attempts: u32,
     pub cache_key: Option<String>,
+    /// The API key (its id) that submitted the job; `None` when anonymous.
+    pub owner: Option<String>,
     pub created_at: Millis,
     /// When the inputs (and, until finished, the job) expire.
     pub expires_at: Millis,
@@ -122,6 +124,8 @@ pub struct Job {
     pub result: Option<ResultRef>,
     pub bytes_in: u64,
     pub cache_key: Option<String>,
+    /// The API key (its id) that submitted the job; `None` when anonymous.
+    pub owner: Option<String>,
     /// After this time the job's files may be deleted.
     pub expires_at: Millis,
     /// Set once the cleanup deleted the job's files.

@@ -74,8 +74,8 @@ impl Operation {
     /// common ones (`password`, `priority`).
     pub fn option_names(self) -> &'static [&'static str] {
         match self {
-            Operation::Compress => &["level", "target_size", "min_ssim"],
-            Operation::Merge => &[],
+            Operation::Compress => &["level", "target_size", "min_ssim", "sanitize"],
+            Operation::Merge => &["sanitize"],
             Operation::ImagesToPdf => &["page_size", "margin", "dpi"],
             Operation::Split => &["pages", "every"],
             Operation::Rotate => &["angle", "pages"],
@@ -113,8 +113,14 @@ pub enum OpOptions {
         target_size: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         min_ssim: Option<f32>,
+        /// Remove JavaScript, launch actions, embedded files and XFA.
+        #[serde(default, skip_serializing_if = "is_false")]
+        sanitize: bool,
     },
-    Merge {},
+    Merge {
+        #[serde(default, skip_serializing_if = "is_false")]
+        sanitize: bool,
+    },
     ImagesToPdf {
         page_size: String,
         margin: f32,
@@ -146,7 +152,7 @@ impl OpOptions {
     pub fn operation(&self) -> Operation {
         match self {
             OpOptions::Compress { .. } => Operation::Compress,
-            OpOptions::Merge {} => Operation::Merge,
+            OpOptions::Merge { .. } => Operation::Merge,
             OpOptions::ImagesToPdf { .. } => Operation::ImagesToPdf,
             OpOptions::Split { .. } => Operation::Split,
             OpOptions::Rotate { .. } => Operation::Rotate,
@@ -195,8 +201,11 @@ impl OpOptions {
                 level: get("level").unwrap_or_else(|| "balanced".into()),
                 target_size: num("target_size", get("target_size"))?,
                 min_ssim: num("min_ssim", get("min_ssim"))?,
+                sanitize: flag("sanitize", get("sanitize"))?,
             },
-            Operation::Merge => OpOptions::Merge {},
+            Operation::Merge => OpOptions::Merge {
+                sanitize: flag("sanitize", get("sanitize"))?,
+            },
             Operation::ImagesToPdf => OpOptions::ImagesToPdf {
                 page_size: get("page_size").unwrap_or_else(|| "auto".into()),
                 margin: num("margin", get("margin"))?.unwrap_or(0.0),
@@ -220,6 +229,41 @@ impl OpOptions {
                 dpi: num("dpi", get("dpi"))?.unwrap_or(72.0),
             },
         })
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A boolean form field: `true/false`, `1/0`, `yes/no`, `on/off`.
+fn flag(name: &str, v: Option<String>) -> Result<bool, OptionsError> {
+    match v.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false" | "0" | "no" | "off") => Ok(false),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some(other) => Err(OptionsError::Invalid(format!(
+            "option '{name}': '{other}' is not true or false"
+        ))),
+    }
+}
+
+impl OpOptions {
+    /// Whether the result is to be sanitized (compress and merge only).
+    pub fn sanitize(&self) -> bool {
+        matches!(
+            self,
+            OpOptions::Compress { sanitize: true, .. } | OpOptions::Merge { sanitize: true }
+        )
+    }
+
+    /// Force sanitizing where the operation supports it (`FOLIO_FORCE_SANITIZE`).
+    pub fn force_sanitize(&mut self) {
+        match self {
+            OpOptions::Compress { sanitize, .. } | OpOptions::Merge { sanitize } => {
+                *sanitize = true
+            }
+            _ => {}
+        }
     }
 }
 
@@ -340,11 +384,30 @@ mod tests {
             OpOptions::Compress {
                 level: "strong".into(),
                 target_size: Some(1000),
-                min_ssim: None
+                min_ssim: None,
+                sanitize: false,
             }
         );
         let r = OpOptions::from_fields(Operation::Rotate, &f(&[("angle", "90")])).unwrap();
         assert_eq!(r.operation(), Operation::Rotate);
+    }
+
+    #[test]
+    fn sanitize_is_a_flag_of_compress_and_merge() {
+        let o = OpOptions::from_fields(Operation::Merge, &f(&[("sanitize", "true")])).unwrap();
+        assert!(o.sanitize());
+        let o = OpOptions::from_fields(Operation::Compress, &f(&[("sanitize", "0")])).unwrap();
+        assert!(!o.sanitize());
+        // Absent from stored specs unless set (old specs read the same).
+        assert!(!serde_json::to_string(&o).unwrap().contains("sanitize"));
+        assert!(OpOptions::from_fields(Operation::Merge, &f(&[("sanitize", "maybe")])).is_err());
+        assert!(OpOptions::from_fields(Operation::Text, &f(&[("sanitize", "1")])).is_err());
+        let mut t = OpOptions::from_fields(Operation::Text, &[]).unwrap();
+        t.force_sanitize();
+        assert!(!t.sanitize());
+        let mut m = OpOptions::from_fields(Operation::Merge, &[]).unwrap();
+        m.force_sanitize();
+        assert!(m.sanitize());
     }
 
     #[test]
@@ -368,7 +431,7 @@ mod tests {
 
     #[test]
     fn spec_is_versioned() {
-        let spec = JobSpec::new(OpOptions::Merge {}, vec![]);
+        let spec = JobSpec::new(OpOptions::Merge { sanitize: false }, vec![]);
         let json = spec.to_json();
         assert_eq!(JobSpec::from_json(&json).unwrap(), spec);
         let future = json.replace("\"version\":1", "\"version\":99");
@@ -386,9 +449,18 @@ mod tests {
             size: 1,
             sha256: sha.into(),
         };
-        let a = JobSpec::new(OpOptions::Merge {}, vec![input("a.pdf", "11")]);
-        let b = JobSpec::new(OpOptions::Merge {}, vec![input("b.pdf", "11")]);
-        let c = JobSpec::new(OpOptions::Merge {}, vec![input("a.pdf", "22")]);
+        let a = JobSpec::new(
+            OpOptions::Merge { sanitize: false },
+            vec![input("a.pdf", "11")],
+        );
+        let b = JobSpec::new(
+            OpOptions::Merge { sanitize: false },
+            vec![input("b.pdf", "11")],
+        );
+        let c = JobSpec::new(
+            OpOptions::Merge { sanitize: false },
+            vec![input("a.pdf", "22")],
+        );
         assert_eq!(a.cache_material(), b.cache_material());
         assert_ne!(a.cache_material(), c.cache_material());
         let mut p = a.clone();

@@ -14,7 +14,10 @@
 pub mod error;
 pub mod jobdoc;
 pub mod openapi;
+pub mod ratelimit;
 pub mod routes;
+pub mod security;
+pub mod serve;
 pub mod state;
 pub mod upload;
 
@@ -58,7 +61,26 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn(tag_route))
         // Uploads are limited while streaming (FOLIO_MAX_UPLOAD_BYTES), not here.
         .layer(DefaultBodyLimit::disable())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            serve::body_deadline,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
+        // Outside in: headers and CORS also decorate 401/429 answers (a
+        // browser can then read them); the caller is known before limiting.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::middleware::rate_limit,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::auth::authenticate,
+        ))
+        .layer(security::headers::cors(&state.security.allowed_origins))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::headers::security_headers,
+        ))
         .layer(middleware::from_fn(observe))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

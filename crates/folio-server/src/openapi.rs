@@ -32,7 +32,46 @@ pub fn documented_routes() -> Vec<(String, String)> {
     out
 }
 
+/// Answers every `/v1` route can give besides its own: auth and rate limits.
+fn add_common_responses(doc: &mut Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, ops) in paths.iter_mut() {
+        let Some(ops) = ops.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in ops.iter_mut() {
+            let r = &mut op["responses"];
+            if path.starts_with("/v1/") {
+                r["401"] = problem(
+                    "No or invalid API key (unauthorized, invalid_api_key); see FOLIO_AUTH",
+                );
+                if method == "post" {
+                    r["408"] =
+                        problem("The request body was not received in time (request_timeout)");
+                    r["429"] = problem(
+                        "Rate limited (rate_limited, with Retry-After and RateLimit-* headers) or too many unfinished jobs for this key (too_many_jobs)",
+                    );
+                } else {
+                    r["429"] = problem(
+                        "Rate limited (rate_limited, with Retry-After and RateLimit-* headers)",
+                    );
+                }
+            } else if path != "/health/live" && path != "/health/ready" && path != "/metrics" {
+                r["429"] = problem("Rate limited (rate_limited)");
+            }
+        }
+    }
+}
+
 pub fn document() -> Value {
+    let mut doc = base_document();
+    add_common_responses(&mut doc);
+    doc
+}
+
+fn base_document() -> Value {
     let ops: Vec<&str> = Operation::ALL.iter().map(|o| o.as_str()).collect();
     let option_props = json!({
         "level": {"type": "string", "enum": ["lossless", "balanced", "strong"], "description": "compress: how hard to try (default balanced)"},
@@ -45,6 +84,7 @@ pub fn document() -> Value {
         "every": {"type": "integer", "minimum": 1, "description": "split: pages per chunk (several outputs come back as a zip)"},
         "angle": {"type": "integer", "enum": [90, 180, 270], "description": "rotate: clockwise degrees (required)"},
         "page": {"type": "integer", "minimum": 1, "description": "render: page number (default 1)"},
+        "sanitize": {"type": "boolean", "description": "compress/merge: remove JavaScript, launch actions, embedded files and XFA (forced by FOLIO_FORCE_SANITIZE)"},
         "password": {"type": "string", "description": "password for encrypted PDFs (disables the result cache)"},
         "priority": {"type": "integer", "minimum": -100, "maximum": 100, "description": "higher runs first (default 0)"},
         "timeout": {"type": "integer", "description": "soft time limit in seconds (at most the server's)"},
@@ -129,7 +169,12 @@ pub fn document() -> Value {
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
             "/docs": {"get": {"summary": "Human-readable API documentation", "responses": {"200": {"description": "HTML"}}}}
         },
+        "security": [{}, {"bearer": []}, {"apiKey": []}],
         "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "An API key from `folio keys create` (required when FOLIO_AUTH=required)"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+            },
             "schemas": {
                 "Problem": {
                     "type": "object",

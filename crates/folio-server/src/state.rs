@@ -8,6 +8,9 @@ use folio_storage::Storage;
 use folio_worker::{EventBus, Pool};
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::ratelimit::Limiter;
+use crate::security::SecurityConfig;
+
 /// The API's own settings (the binary maps `FOLIO_*` onto these).
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -53,6 +56,9 @@ pub struct Inner {
     /// The in-process worker pool; `None` when this process only serves the API.
     pub pool: Option<Arc<Pool>>,
     pub metrics: Option<PrometheusHandle>,
+    pub security: SecurityConfig,
+    /// Rate-limit buckets (in memory, or shared between nodes).
+    pub limiter: Arc<dyn Limiter>,
     /// Redis (`FOLIO_REDIS_URL`), when configured: shared rate limits and
     /// job events from other processes. Possibly not connected (yet).
     pub redis: Option<folio_redis::RedisLink>,

@@ -47,6 +47,7 @@ pub fn engine_call(options: &OpOptions, password: Option<String>) -> Result<Engi
             level,
             target_size,
             min_ssim,
+            ..
         } => {
             if let Some(s) = min_ssim
                 && !(0.0..=1.0).contains(s)
@@ -60,7 +61,7 @@ pub fn engine_call(options: &OpOptions, password: Option<String>) -> Result<Engi
                 password,
             })
         }
-        OpOptions::Merge {} => EngineCall::Merge(MergeOptions { password }),
+        OpOptions::Merge { .. } => EngineCall::Merge(MergeOptions { password }),
         OpOptions::ImagesToPdf {
             page_size,
             margin,
@@ -189,7 +190,10 @@ fn execute(
                 emit(&ChildMessage::Progress { progress: f });
             }
         });
-    let out = run_call(&call, &inputs, &ctx).map_err(|e| engine_error(&e))?;
+    let mut out = run_call(&call, &inputs, &ctx).map_err(|e| engine_error(&e))?;
+    if req.options.sanitize() {
+        folio_engine::sanitize::sanitize_output(&mut out, &ctx).map_err(|e| engine_error(&e))?;
+    }
     drop(datas);
     let mut outputs = Vec::with_capacity(out.files.len());
     for (n, f) in out.files.iter().enumerate() {

@@ -109,6 +109,7 @@ async fn submit(e: &Env, name: &str) -> String {
             priority: 0,
             max_attempts: 3,
             cache_key: None,
+            owner: None,
             created_at: now,
             expires_at: now + 60_000,
         })

@@ -28,7 +28,7 @@ fn limits() -> ChildLimits {
 fn request() -> ChildRequest {
     ChildRequest {
         job_id: "t".into(),
-        options: OpOptions::Merge {},
+        options: OpOptions::Merge { sanitize: false },
         password: None,
         inputs: vec![],
         out_dir: "/nonexistent".into(),

@@ -56,6 +56,9 @@ pub enum Command {
         /// Quality floor as SSIM in 0..1 (lossy levels).
         #[arg(long, value_name = "X")]
         min_ssim: Option<f32>,
+        /// Remove JavaScript, launch actions, embedded files and XFA.
+        #[arg(long)]
+        sanitize: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -65,6 +68,9 @@ pub enum Command {
         inputs: Vec<PathBuf>,
         #[arg(short, long, value_name = "FILE", required = true)]
         output: PathBuf,
+        /// Remove JavaScript, launch actions, embedded files and XFA.
+        #[arg(long)]
+        sanitize: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -172,7 +178,52 @@ pub enum Command {
         #[arg(long, value_name = "SECS", default_value_t = 5)]
         timeout: u64,
     },
+    /// Manage API keys (FOLIO_AUTH): create, list, revoke.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Internal: run one job in a child process (used by the workers).
     #[command(name = "__run-job", hide = true)]
     RunJob,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it once (only its hash is stored).
+    Create {
+        /// Who the key is for (shown by `folio keys list`).
+        #[arg(long)]
+        name: String,
+        /// The key sees every job, not only its own.
+        #[arg(long)]
+        admin: bool,
+        /// Upload rate for this key, e.g. 2/s,burst=5 or off [default: FOLIO_RATE_LIMIT_UPLOADS]
+        #[arg(long, value_name = "RATE")]
+        rate_limit_uploads: Option<String>,
+        /// Read rate for this key [default: FOLIO_RATE_LIMIT_READS]
+        #[arg(long, value_name = "RATE")]
+        rate_limit_reads: Option<String>,
+        /// Most unfinished (queued + running) jobs at once [default: no cap]
+        #[arg(long, value_name = "N")]
+        max_concurrent_jobs: Option<u32>,
+        /// Print the key and its record as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// List keys (never the secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Revoke a key by its id (key_...); its jobs stay.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
 }

@@ -103,6 +103,29 @@ pub struct Config {
     pub log_level: String,
     /// Where `folio worker` serves `/metrics` and `/health/live`; off when unset.
     pub metrics_listen: Option<String>,
+    /// `off` (keys optional) or `required` (every `/v1` request needs a key).
+    pub auth: String,
+    /// Upload (POST) rate per key or client address: `N/s|N/min|N/h[,burst=M]` or `off`.
+    pub rate_limit_uploads: String,
+    /// Read rate per key or client address, same syntax.
+    pub rate_limit_reads: String,
+    /// Proxies (IPs/CIDRs, comma-separated) whose X-Forwarded-For/-Proto are believed.
+    pub trusted_proxies: Option<String>,
+    /// Browser origins allowed by CORS (comma-separated); none when unset.
+    pub allowed_origins: Option<String>,
+    /// Always send Strict-Transport-Security (served over TLS by a proxy).
+    pub hsts: bool,
+    /// Request line + headers must arrive within this time.
+    pub header_timeout: Dur,
+    /// Largest request head, bytes (431 above).
+    pub max_header_bytes: usize,
+    /// Longest pause between two reads of a request body (408 and close).
+    pub body_timeout: Dur,
+    /// Longest time to receive a whole request body (408 and close).
+    pub upload_timeout: Dur,
+    /// Sanitize every compress/merge result (remove JavaScript, launch
+    /// actions, embedded files, XFA), whatever the request says.
+    pub force_sanitize: bool,
 }
 
 impl Default for Config {
@@ -134,6 +157,17 @@ impl Default for Config {
             log_format: "json".into(),
             log_level: "info".into(),
             metrics_listen: None,
+            auth: "off".into(),
+            rate_limit_uploads: "10/s,burst=20".into(),
+            rate_limit_reads: "100/s,burst=200".into(),
+            trusted_proxies: None,
+            allowed_origins: None,
+            hsts: false,
+            header_timeout: Dur(Duration::from_secs(10)),
+            max_header_bytes: 64 * 1024,
+            body_timeout: Dur(Duration::from_secs(30)),
+            upload_timeout: Dur(Duration::from_secs(600)),
+            force_sanitize: false,
         }
     }
 }
@@ -218,6 +252,13 @@ impl Config {
         if !matches!(self.log_format.as_str(), "json" | "text") {
             bail!("log_format must be json or text");
         }
+        if !matches!(self.auth.as_str(), "off" | "required") {
+            bail!("auth must be off or required");
+        }
+        self.security()?;
+        if self.max_header_bytes < 8192 {
+            bail!("max_header_bytes must be at least 8192");
+        }
         if let Some(url) = &self.database_url
             && self.database_kind().is_none()
         {
@@ -237,6 +278,36 @@ impl Config {
             bail!("redis_url must start with redis:// or rediss://");
         }
         Ok(())
+    }
+
+    /// The API's security settings, parsed.
+    pub fn security(&self) -> Result<folio_server::security::SecurityConfig> {
+        use folio_server::ratelimit::parse_rate;
+        use folio_server::security::clientip::parse_list;
+        let list = |v: &Option<String>| -> Vec<String> {
+            v.as_deref()
+                .unwrap_or("")
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        Ok(folio_server::security::SecurityConfig {
+            auth_required: self.auth == "required",
+            allowed_origins: list(&self.allowed_origins),
+            hsts: self.hsts,
+            trusted_proxies: parse_list(self.trusted_proxies.as_deref().unwrap_or(""))
+                .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?,
+            upload_rate: parse_rate(&self.rate_limit_uploads)
+                .map_err(|e| anyhow::anyhow!("rate_limit_uploads: {e}"))?,
+            read_rate: parse_rate(&self.rate_limit_reads)
+                .map_err(|e| anyhow::anyhow!("rate_limit_reads: {e}"))?,
+            force_sanitize: self.force_sanitize,
+            body: folio_server::serve::BodyDeadline {
+                idle: self.body_timeout.0,
+                total: self.upload_timeout.0,
+            },
+        })
     }
 
     pub fn workers(&self) -> usize {

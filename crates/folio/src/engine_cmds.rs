@@ -155,6 +155,7 @@ pub fn run(cli: Cli) -> Result<()> {
             level,
             target_size,
             min_ssim,
+            sanitize,
             common,
         } => {
             let opts = CompressOptions {
@@ -170,12 +171,17 @@ pub fn run(cli: Cli) -> Result<()> {
                 "pdf",
             )?;
             batch(&inputs, Some(&t), &common, |b, c| {
-                compress::compress(b, &opts, c)
+                let mut out = compress::compress(b, &opts, c)?;
+                if sanitize {
+                    folio_engine::sanitize::sanitize_output(&mut out, c)?;
+                }
+                Ok(out)
             })
         }
         Command::Merge {
             inputs,
             output,
+            sanitize,
             common,
         } => {
             let datas = inputs
@@ -191,7 +197,11 @@ pub fn run(cli: Cli) -> Result<()> {
             let opts = MergeOptions {
                 password: common.password.clone(),
             };
-            let out = merge::merge(&ins, &opts, &ctx(&common))?;
+            let c = ctx(&common);
+            let mut out = merge::merge(&ins, &opts, &c)?;
+            if sanitize {
+                folio_engine::sanitize::sanitize_output(&mut out, &c)?;
+            }
             write_outputs(&output, &out)?;
             report(&common, &[(output, out.report)])
         }
@@ -331,7 +341,9 @@ pub fn run(cli: Cli) -> Result<()> {
         | Command::RunJob => {
             bail!("not an engine command")
         }
-        Command::Backup { .. } | Command::Healthcheck { .. } => bail!("not an engine command"),
+        Command::Backup { .. } | Command::Healthcheck { .. } | Command::Keys { .. } => {
+            bail!("not an engine command")
+        }
         Command::Info { inputs, common } => {
             let mut all = Vec::new();
             for p in &inputs {

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod engine_cmds;
 mod files;
+mod keys;
 mod ops;
 mod service;
 mod worker_metrics;
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
             config::Config::load(&service).and_then(|c| ops::backup(&c, &out))
         }
         Command::Healthcheck { url, timeout } => ops::healthcheck(url, timeout),
+        Command::Keys { command } => keys::run(command),
         _ => engine_cmds::run(cli),
     };
     match result {

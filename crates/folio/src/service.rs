@@ -208,6 +208,12 @@ pub fn serve(cfg: Config) -> Result<()> {
             events: parts.events.clone(),
             pool: parts.pool.clone(),
             metrics: Some(metrics),
+            security: cfg.security()?,
+            // Shared through Redis when configured, else per process.
+            limiter: match &parts.redis {
+                Some(link) => Arc::new(folio_server::ratelimit::RedisLimiter::new(link.clone())),
+                None => Arc::new(folio_server::ratelimit::MemoryLimiter::new()),
+            },
             redis: parts.redis.clone(),
         }));
         let listener = tokio::net::TcpListener::bind(&cfg.listen)
@@ -219,14 +225,22 @@ pub fn serve(cfg: Config) -> Result<()> {
         println!("folio listening on http://{addr}");
 
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let serve_cfg = folio_server::serve::ServeConfig {
+            header_timeout: cfg.header_timeout.0,
+            max_header_bytes: cfg.max_header_bytes,
+        };
         let server = {
             let mut stop_rx = stop_rx.clone();
             tokio::spawn(async move {
-                axum::serve(listener, folio_server::router(state))
-                    .with_graceful_shutdown(async move {
+                folio_server::serve::serve(
+                    listener,
+                    folio_server::router(state),
+                    serve_cfg,
+                    async move {
                         let _ = stop_rx.wait_for(|s| *s).await;
-                    })
-                    .await
+                    },
+                )
+                .await
             })
         };
         shutdown_signal().await;

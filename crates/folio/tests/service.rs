@@ -111,7 +111,7 @@ fn async_upload_poll_download() {
     assert_eq!(r.header("content-type"), Some("application/pdf"));
     assert_eq!(
         r.header("content-disposition"),
-        Some("attachment; filename=\"merged.pdf\"")
+        Some("attachment; filename=\"merged.pdf\"; filename*=UTF-8''merged.pdf")
     );
     assert_eq!(
         r.header("x-folio-bytes-out"),
@@ -659,7 +659,7 @@ fn images_to_pdf_in_upload_order() {
     assert_eq!(pages(&r.body), 2);
     assert_eq!(
         r.header("content-disposition"),
-        Some("attachment; filename=\"1-images.pdf\"")
+        Some("attachment; filename=\"1-images.pdf\"; filename*=UTF-8''1-images.pdf")
     );
     assert_eq!(r.header("x-folio-pages-out"), Some("2"));
 }

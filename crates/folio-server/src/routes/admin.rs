@@ -6,12 +6,12 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{Query, State};
 use folio_jobs::{JobState, now_ms};
-use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
 use crate::jobdoc::job_document;
+use crate::security::auth::Caller;
 use crate::state::AppState;
 
 /// Default and bounds of the stats window, seconds.
@@ -23,12 +23,20 @@ const MAX_JOBS: u32 = 500;
 
 /// The one place that decides who may use the admin API.
 ///
-/// Why a function of its own: API keys are not part of the server yet, so
-/// today every caller is an admin. When keys arrive, this is the hook: look
-/// at `headers` (the `Authorization` bearer key) and answer 401/403 for a
-/// missing or non-admin key. Every admin handler calls it first.
-pub fn require_admin(_st: &AppState, _headers: &HeaderMap) -> ApiResult<()> {
-    Ok(())
+/// An admin key may; a non-admin key may not (403); without a key, only
+/// when `FOLIO_AUTH=off` (local use: the authentication layer has already
+/// answered 401 to key-less `/v1` requests when keys are required). Every
+/// admin handler calls it first.
+pub fn require_admin(st: &AppState, caller: &Caller) -> ApiResult<()> {
+    match caller {
+        Caller::Key(k) if k.admin => Ok(()),
+        Caller::Anonymous if !st.security.auth_required => Ok(()),
+        _ => Err(ApiError::new(
+            http::StatusCode::FORBIDDEN,
+            "forbidden",
+            "the admin API needs an admin key (folio keys create --admin)",
+        )),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -39,10 +47,10 @@ pub struct StatsQuery {
 
 pub async fn stats(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Query(q): Query<StatsQuery>,
 ) -> ApiResult<Json<Value>> {
-    require_admin(&st, &headers)?;
+    require_admin(&st, &caller)?;
     let window_secs = match q.window.as_deref().map(str::trim) {
         None | Some("") => DEFAULT_WINDOW_SECS,
         Some(w) => w
@@ -97,10 +105,10 @@ pub struct JobsQuery {
 
 pub async fn jobs(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Query(q): Query<JobsQuery>,
 ) -> ApiResult<Json<Value>> {
-    require_admin(&st, &headers)?;
+    require_admin(&st, &caller)?;
     let state = match q.state.as_deref().map(str::trim) {
         None | Some("") | Some("all") => None,
         Some(s) => Some(s.parse::<JobState>().map_err(|_| {

@@ -15,7 +15,8 @@ use futures_util::Stream;
 use http::HeaderMap;
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
+use crate::security::auth::{Caller, visible_job};
 use crate::state::AppState;
 
 struct Follow {
@@ -77,6 +78,7 @@ impl Follow {
 
 pub async fn events(
     State(st): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
@@ -87,11 +89,7 @@ pub async fn events(
         .unwrap_or(-1);
     // Subscribe before reading the job, so nothing falls between the two.
     let rx = st.events.subscribe();
-    let job = st
-        .store
-        .get(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
+    let job = visible_job(&st, &caller, &id).await?;
     let first = (job.event_seq > last_seen).then(|| state_event(&job));
     let follow = Follow {
         st,

@@ -7,14 +7,15 @@ use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 use crate::jobdoc::job_document;
+use crate::security::auth::{Caller, visible_job};
 use crate::state::AppState;
 
-pub async fn get_job(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let job = st
-        .store
-        .get(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
+pub async fn get_job(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let job = visible_job(&st, &caller, &id).await?;
     Ok(Json(job_document(&job, now_ms())))
 }
 
@@ -22,8 +23,11 @@ pub async fn get_job(State(st): State<AppState>, Path(id): Path<String>) -> ApiR
 /// stop, then killed) and delete its files.
 pub async fn delete_job(
     State(st): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    // Only the owner (or an admin) may cancel: check before touching the job.
+    visible_job(&st, &caller, &id).await?;
     let now = now_ms();
     let job = st
         .store

@@ -9,6 +9,8 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::error::{ApiError, ApiResult};
 use crate::jobdoc::job_url;
+use crate::security::auth::{Caller, visible_job};
+use crate::security::disposition;
 use crate::state::AppState;
 
 /// How long a presigned download URL is valid.
@@ -128,7 +130,7 @@ pub async fn download(
     set(
         h,
         header::CONTENT_DISPOSITION,
-        &folio_storage::attachment_disposition(&result.name),
+        &disposition::attachment(&result.name),
     );
     set(h, header::ACCEPT_RANGES, "bytes");
     set(h, header::CACHE_CONTROL, "private, no-store");
@@ -168,14 +170,11 @@ pub async fn download(
 
 pub async fn result(
     State(st): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let job = st
-        .store
-        .get(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
+    let job = visible_job(&st, &caller, &id).await?;
     match job.state {
         JobState::Succeeded => download(&st, &job, headers.get(header::RANGE)).await,
         JobState::Queued | JobState::Running => Err(ApiError::new(

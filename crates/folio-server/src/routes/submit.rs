@@ -16,6 +16,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::error::{ApiError, ApiResult};
 use crate::jobdoc::{job_document, job_url};
 use crate::routes::result::download;
+use crate::security::auth::Caller;
 use crate::state::AppState;
 use crate::upload::{self, Upload};
 
@@ -54,6 +55,7 @@ fn options_error(e: OptionsError) -> ApiError {
 
 pub async fn submit(
     State(st): State<AppState>,
+    caller: Caller,
     Path(operation): Path<String>,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
@@ -76,6 +78,7 @@ pub async fn submit(
         )
         .with("limit", st.cfg.max_upload_bytes));
     }
+    check_job_cap(&st, &caller).await?;
     let multipart = multipart.map_err(|e| {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -84,7 +87,7 @@ pub async fn submit(
         )
     })?;
     let upload = upload::receive(&st, op, multipart).await?;
-    let (job, cache_hit) = match queue(&st, op, &upload).await {
+    let (job, cache_hit) = match queue(&st, &caller, op, &upload).await {
         Ok(x) => x,
         Err(e) => {
             upload::discard(&st, &upload.inputs).await;
@@ -94,7 +97,36 @@ pub async fn submit(
     Ok(respond(st, job, cache_hit, prefer(&headers)).await)
 }
 
-async fn queue(st: &AppState, op: Operation, up: &Upload) -> ApiResult<(Job, bool)> {
+/// A key with `max_concurrent_jobs` may not have more queued + running jobs.
+/// Checked before reading the upload (a refused client wastes no bandwidth);
+/// two simultaneous submissions can both pass, so the cap is approximate by
+/// at most the key's upload burst.
+async fn check_job_cap(st: &AppState, caller: &Caller) -> ApiResult<()> {
+    let Some(key) = caller.key() else {
+        return Ok(());
+    };
+    let Some(cap) = key.max_concurrent_jobs else {
+        return Ok(());
+    };
+    let active = st.store.active_jobs_of(&key.id).await?;
+    if active >= u64::from(cap) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_jobs",
+            format!("this key already has {active} unfinished job(s); its limit is {cap}"),
+        )
+        .with("limit", cap)
+        .header(header::RETRY_AFTER, "1"));
+    }
+    Ok(())
+}
+
+async fn queue(
+    st: &AppState,
+    caller: &Caller,
+    op: Operation,
+    up: &Upload,
+) -> ApiResult<(Job, bool)> {
     let (min, max) = op.input_count();
     if up.inputs.len() < min {
         return Err(ApiError::bad_request(
@@ -132,7 +164,10 @@ async fn queue(st: &AppState, op: Operation, up: &Upload) -> ApiResult<(Job, boo
             _ => opts.push((k.clone(), v.clone())),
         }
     }
-    let options = OpOptions::from_fields(op, &opts).map_err(options_error)?;
+    let mut options = OpOptions::from_fields(op, &opts).map_err(options_error)?;
+    if st.security.force_sanitize {
+        options.force_sanitize();
+    }
     // Check the options the way the worker will use them: a bad page range
     // is a 400 now, not a failed job later.
     folio_worker::child::engine_call(&options, password.clone())
@@ -142,7 +177,10 @@ async fn queue(st: &AppState, op: Operation, up: &Upload) -> ApiResult<(Job, boo
     spec.soft_timeout_secs = soft_timeout;
     let now = now_ms();
     let cache_key = if st.cfg.cache {
+        // Scoped by owner: a cache hit hands out an existing job, which
+        // must be one the caller may see.
         spec.cache_material().map(|m| {
+            let m = format!("{m}|owner={}", caller.owner().unwrap_or(""));
             Sha256::digest(m.as_bytes())
                 .iter()
                 .map(|b| format!("{b:02x}"))
@@ -167,6 +205,7 @@ async fn queue(st: &AppState, op: Operation, up: &Upload) -> ApiResult<(Job, boo
             priority,
             max_attempts: st.cfg.max_attempts,
             cache_key,
+            owner: caller.owner().map(str::to_string),
             created_at: now,
             expires_at: now + st.retention_ms(),
         })
