@@ -14,7 +14,9 @@ work=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
 
+# Rate limits off: one client on loopback measures the server, not its limiter.
 FOLIO_LOG_LEVEL=warn FOLIO_CACHE=false FOLIO_MAX_UPLOAD_BYTES=2000000000 \
+  FOLIO_RATE_LIMIT_UPLOADS=off FOLIO_RATE_LIMIT_READS=off \
   "$FOLIO" serve --listen "127.0.0.1:$port" --data-dir "$work/data" > "$work/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do curl -fsS "$base/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done

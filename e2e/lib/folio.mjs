@@ -49,6 +49,7 @@ export async function startServer(env = {}) {
   if (!m) throw new Error("unexpected first line: " + first);
   return {
     url: m[1],
+    dataDir: join(data, "data"),
     log: () => log,
     async stop() {
       if (child.exitCode === null) {
@@ -67,6 +68,13 @@ export async function startServer(env = {}) {
       rmSync(data, { recursive: true, force: true });
     },
   };
+}
+
+/// Run a `folio` subcommand against a server's data directory; its stdout.
+export function folioCli(server, args) {
+  return execFileSync(folioBinary(), [...args, "--data-dir", server.dataDir], {
+    env: { ...process.env, FOLIO_LOG_FORMAT: "json" },
+  }).toString().trim();
 }
 
 /// Headless Chromium from Debian (no browser download).

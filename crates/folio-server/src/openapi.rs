@@ -160,7 +160,7 @@ fn base_document() -> Value {
             "/": {"get": {"summary": "Web UI: upload, convert, download", "responses": {"200": {"description": "HTML"}}}},
             "/admin": {"get": {"summary": "Web UI: admin view (queue, failures, storage, cancel)", "responses": {"200": {"description": "HTML"}}}},
             "/ui/{file}": {"get": {"summary": "Web UI scripts and stylesheet",
-                                   "parameters": [{"name": "file", "in": "path", "required": true, "schema": {"type": "string", "enum": ["app.js", "admin.js", "style.css"]}}],
+                                   "parameters": [{"name": "file", "in": "path", "required": true, "schema": {"type": "string", "enum": ["app.js", "admin.js", "key.js", "style.css"]}}],
                                    "responses": {"200": {"description": "JavaScript or CSS"}, "404": problem("No such file")}}},
             "/health/live": {"get": {"summary": "Liveness", "responses": {"200": {"description": "The process answers"}}}},
             "/health/ready": {"get": {"summary": "Readiness: database, storage, worker pool, queue depth",

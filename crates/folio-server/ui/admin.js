@@ -32,7 +32,7 @@
   }
 
   async function getJson(url) {
-    const r = await fetch(url, { headers: { Accept: "application/json" } });
+    const r = await window.FolioKey.fetch(url, { headers: { Accept: "application/json" } });
     const body = await r.json().catch(() => null);
     if (!r.ok) {
       const e = new Error((body && body.detail) || "the server answered " + r.status);
@@ -121,7 +121,7 @@
   async function cancel(job, button) {
     button.disabled = true;
     try {
-      const r = await fetch("/v1/jobs/" + encodeURIComponent(job.id), { method: "DELETE" });
+      const r = await window.FolioKey.fetch("/v1/jobs/" + encodeURIComponent(job.id), { method: "DELETE" });
       const body = await r.json().catch(() => ({}));
       statusEl.textContent = r.ok
         ? "Job " + job.id + " (" + job.operation + ") is now " + body.status + "."
@@ -133,6 +133,7 @@
   }
 
   let busy = false;
+  let asked = false;
   async function refresh() {
     if (busy) return;
     busy = true;
@@ -148,15 +149,25 @@
       $("#updated").textContent = "Updated " + new Date().toLocaleTimeString() + ".";
       document.body.dataset.loaded = "1";
     } catch (e) {
-      statusEl.textContent = e.status === 401 || e.status === 403
-        ? "Only an admin may see this page (" + e.message + ")."
-        : "Could not load the figures: " + e.message;
+      if (e.status === 401 || e.status === 403) {
+        statusEl.textContent = "Only an admin may see this page (" + e.message + ").";
+        // Ask once; the periodic refresh must not steal the focus again.
+        if (!asked) window.FolioKey.ask("Enter an admin key (folio keys create --admin) to open this page.");
+        asked = true;
+      } else {
+        statusEl.textContent = "Could not load the figures: " + e.message;
+      }
     } finally {
       busy = false;
     }
   }
 
   $("#refresh").addEventListener("click", refresh);
+  window.FolioKey.onChange(() => {
+    asked = false;
+    statusEl.textContent = "";
+    refresh();
+  });
   $("#window").addEventListener("change", refresh);
   $("#state").addEventListener("change", refresh);
   refresh();

@@ -28,6 +28,7 @@
   const formStatus = $("#form-status");
   const jobsList = $("#jobs");
   const template = $("#job-template");
+  const key = window.FolioKey;
   let chosen = [];
 
   // ---------- plain words ----------
@@ -91,6 +92,13 @@
         return "Processing stopped unexpectedly on this file; it may be damaged. Try another copy.";
       case "cancelled":
         return "Cancelled.";
+      case "unauthorized":
+      case "invalid_api_key":
+        return "This server needs a valid API key. Enter it under “API key” above, then start again.";
+      case "rate_limited":
+        return "Too many requests for now. Wait a few seconds and start again.";
+      case "too_many_jobs":
+        return "This key already has as many jobs running as it may. Wait for them to finish, then start again.";
       case "network":
         return "The server could not be reached. Check the connection and try again.";
       default:
@@ -264,6 +272,7 @@
       const xhr = new XMLHttpRequest();
       xhr.open("POST", "/v1/" + this.op);
       xhr.setRequestHeader("Prefer", "respond-async");
+      for (const [k, v] of Object.entries(key.headers())) xhr.setRequestHeader(k, v);
       xhr.upload.addEventListener("progress", (e) => {
         if (e.lengthComputable) {
           this.q(".up").value = e.loaded / e.total;
@@ -294,15 +303,14 @@
     follow(id) {
       this.say("Waiting in the queue…", "busy");
       this.addCancel(id);
-      if (!window.EventSource) return this.poll(id);
-      const es = new EventSource("/v1/jobs/" + encodeURIComponent(id) + "/events");
-      this.es = es;
+      const url = "/v1/jobs/" + encodeURIComponent(id) + "/events";
+      // Returns true once the job has ended.
       const onEvent = (e) => {
         let ev;
         try {
           ev = JSON.parse(e.data);
         } catch (_) {
-          return;
+          return false;
         }
         if (typeof ev.progress === "number") this.q(".work").value = ev.progress;
         if (e.type === "progress" || ev.state === "running") {
@@ -311,10 +319,21 @@
           this.say("Waiting in the queue…", "busy");
         }
         if (["succeeded", "failed", "cancelled"].includes(ev.state)) {
-          es.close();
+          if (this.es) this.es.close();
           this.finish(id);
+          return true;
         }
+        return false;
       };
+      // EventSource cannot send the key header: read the stream with fetch.
+      if (key.get() && window.ReadableStream && window.TextDecoder) {
+        return streamEvents(url, onEvent).then((ended) => {
+          if (!ended && !this.done) this.poll(id);
+        });
+      }
+      if (!window.EventSource) return this.poll(id);
+      const es = new EventSource(url);
+      this.es = es;
       es.addEventListener("progress", onEvent);
       es.addEventListener("state", onEvent);
       // If the stream breaks (proxy, network), fall back to polling.
@@ -326,7 +345,7 @@
     async poll(id) {
       while (!this.done) {
         try {
-          const r = await fetch("/v1/jobs/" + encodeURIComponent(id));
+          const r = await key.fetch("/v1/jobs/" + encodeURIComponent(id));
           const j = await r.json();
           if (typeof j.progress === "number") this.q(".work").value = j.progress;
           if (["succeeded", "failed", "cancelled"].includes(j.status)) return this.finish(id);
@@ -345,7 +364,7 @@
       b.addEventListener("click", async () => {
         b.disabled = true;
         try {
-          await fetch("/v1/jobs/" + encodeURIComponent(id), { method: "DELETE" });
+          await key.fetch("/v1/jobs/" + encodeURIComponent(id), { method: "DELETE" });
         } catch (_) {
           b.disabled = false;
         }
@@ -359,7 +378,7 @@
       if (this.es) this.es.close();
       let job;
       try {
-        job = await (await fetch("/v1/jobs/" + encodeURIComponent(id))).json();
+        job = await (await key.fetch("/v1/jobs/" + encodeURIComponent(id))).json();
       } catch (_) {
         return this.fail("network");
       }
@@ -413,6 +432,7 @@
         a.className = "button download";
         a.setAttribute("download", out.name || "");
         a.textContent = "Download " + (out.name || "the result") + " (" + size(out.bytes) + ")";
+        if (key.get()) downloadWithKey(a, job.links.result);
         this.q(".job-actions").append(a);
         if (this.op === "compress" && !r.kept_original && this.files[0].size <= THUMB_MAX_BYTES) {
           this.thumbnails(job.links.result);
@@ -425,6 +445,9 @@
       if (this.es) this.es.close();
       this.q(".job-actions").textContent = "";
       this.say(explain(code, detail, extra), code === "cancelled" ? "" : "bad");
+      if (code === "unauthorized" || code === "invalid_api_key") {
+        key.ask("This server needs an API key: paste yours here.");
+      }
       if (code === "encrypted" || code === "wrong_password") {
         this.pwForm.hidden = false;
         const pw = this.pwForm.elements.password;
@@ -438,7 +461,7 @@
       const box = this.q(".thumbs");
       const imgs = box.querySelectorAll("img");
       try {
-        const result = await (await fetch(resultUrl)).blob();
+        const result = await (await key.fetch(resultUrl)).blob();
         const urls = await Promise.all([
           render(this.files[0], "thumbnail-before.pdf", this.opts.password),
           render(result, "thumbnail-after.pdf"),
@@ -461,8 +484,74 @@
     fd.append("dpi", "30");
     if (password) fd.append("password", password);
     fd.append("file", blob, name);
-    const r = await fetch("/v1/render", { method: "POST", body: fd, headers: { Prefer: "wait=30" } });
+    const r = await key.fetch("/v1/render", { method: "POST", body: fd, headers: { Prefer: "wait=30" } });
     if (r.status !== 200) return null;
     return URL.createObjectURL(await r.blob());
+  }
+
+  // Server-sent events read with fetch, so the key header can go along.
+  // Calls onEvent({type, data}) per event until it returns true; resolves
+  // to whether it did (false: the stream ended or broke first).
+  async function streamEvents(url, onEvent) {
+    let r;
+    try {
+      r = await key.fetch(url, { headers: { Accept: "text/event-stream" } });
+    } catch (_) {
+      return false;
+    }
+    if (!r.ok || !r.body) return false;
+    const reader = r.body.getReader();
+    const dec = new TextDecoder();
+    let buf = "";
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return false;
+        buf += dec.decode(value, { stream: true }).replace(/\r\n?/g, "\n");
+        let cut;
+        while ((cut = buf.indexOf("\n\n")) >= 0) {
+          const block = buf.slice(0, cut);
+          buf = buf.slice(cut + 2);
+          const ev = { type: "message", data: "" };
+          const data = [];
+          for (const line of block.split("\n")) {
+            const i = line.indexOf(":");
+            if (i === 0) continue; // a comment (keep-alive)
+            const field = i < 0 ? line : line.slice(0, i);
+            const v = i < 0 ? "" : line.slice(i + 1).replace(/^ /, "");
+            if (field === "event") ev.type = v;
+            else if (field === "data") data.push(v);
+          }
+          ev.data = data.join("\n");
+          if (data.length && onEvent(ev)) {
+            reader.cancel().catch(() => {});
+            return true;
+          }
+        }
+      }
+    } catch (_) {
+      return false;
+    }
+  }
+
+  // A plain link cannot send the key: fetch the result on the first click,
+  // then point the link at the downloaded copy and click it again.
+  function downloadWithKey(a, url) {
+    a.addEventListener("click", async function once(e) {
+      e.preventDefault();
+      a.removeEventListener("click", once);
+      a.setAttribute("aria-busy", "true");
+      try {
+        const r = await key.fetch(url);
+        if (!r.ok) throw new Error(String(r.status));
+        a.href = URL.createObjectURL(await r.blob());
+        a.removeAttribute("aria-busy");
+        a.click();
+      } catch (_) {
+        a.removeAttribute("aria-busy");
+        a.addEventListener("click", once);
+        a.textContent = "Download failed: try again";
+      }
+    });
   }
 })();

@@ -54,6 +54,9 @@ fn pages_and_assets_are_served_from_the_binary() {
             "{path}"
         );
         assert!(html.contains("/ui/style.css"), "{path}");
+        // The API key panel, for servers with FOLIO_AUTH=required.
+        assert!(html.contains("<script src=\"/ui/key.js\""), "{path}");
+        assert!(html.contains("<label for=\"api-key\""), "{path}");
         // Under the CSP an inline script or style would not run: there must be none.
         for piece in html.split("<script").skip(1) {
             let tag_end = piece.find('>').unwrap();
@@ -93,6 +96,7 @@ fn pages_and_assets_are_served_from_the_binary() {
     for (path, ct) in [
         ("/ui/app.js", "text/javascript; charset=utf-8"),
         ("/ui/admin.js", "text/javascript; charset=utf-8"),
+        ("/ui/key.js", "text/javascript; charset=utf-8"),
         ("/ui/style.css", "text/css; charset=utf-8"),
     ] {
         let r = s.get(path);

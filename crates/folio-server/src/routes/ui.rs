@@ -32,6 +32,10 @@ fn asset(name: &str) -> Option<Asset> {
             include_bytes!("../../ui/app.js"),
             "text/javascript; charset=utf-8",
         ),
+        "key.js" => (
+            include_bytes!("../../ui/key.js"),
+            "text/javascript; charset=utf-8",
+        ),
         "admin.js" => (
             include_bytes!("../../ui/admin.js"),
             "text/javascript; charset=utf-8",
