@@ -72,6 +72,13 @@ if [ ! -x "$tools/moto/bin/moto_server" ]; then
   "$tools/moto/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
 fi
 
+# cargo-fuzz for the fuzz smoke run (scripts/fuzz-smoke.sh), when the
+# machine has a nightly toolchain (libFuzzer needs one; none is fetched).
+if rustup run nightly rustc --version >/dev/null 2>&1 && ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "test-setup: installing cargo-fuzz"
+  cargo install --quiet --locked cargo-fuzz@0.13.2
+fi
+
 # PostgreSQL and Redis on 127.0.0.1 (used by the scale-out tests).
 if command -v pg_isready >/dev/null && ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then

@@ -37,3 +37,16 @@ if [ -d "$corpus/pdfjs" ]; then
 else
   echo "!!! $corpus/pdfjs is absent: robustness run SKIPPED" >&2
 fi
+# Every cargo-fuzz target for FOLIO_FUZZ_SECS seconds (0 = skip), seeded with
+# the FOLIO_FUZZ_SEEDS smallest corpus files; a crash fails the run.
+fuzz_secs="${FOLIO_FUZZ_SECS:-30}"
+if [ "$fuzz_secs" = 0 ]; then
+  echo "!!! FOLIO_FUZZ_SECS=0: fuzz smoke run SKIPPED" >&2
+elif ! cargo fuzz --version >/dev/null 2>&1 || ! rustup run nightly rustc --version >/dev/null 2>&1; then
+  echo "!!! no nightly toolchain or cargo-fuzz: fuzz smoke run SKIPPED" >&2
+elif [ ! -d "$corpus/pdfjs" ]; then
+  echo "!!! $corpus/pdfjs is absent: fuzz smoke run SKIPPED" >&2
+else
+  echo "== fuzz smoke: every target for $fuzz_secs s"
+  FOLIO_FUZZ_SEEDS="${FOLIO_FUZZ_SEEDS:-60}" scripts/fuzz-smoke.sh "$fuzz_secs"
+fi

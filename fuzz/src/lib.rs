@@ -5,13 +5,20 @@
 use folio_engine::compress::{CompressOptions, Level, compress as run_compress};
 use folio_engine::images::{ImagesOptions, images_to_pdf};
 use folio_engine::merge::{MergeOptions, merge as run_merge};
+use folio_engine::render::{RenderOptions, render as run_render};
 use folio_engine::text::{TextOptions, text as run_text};
 use folio_engine::{Ctx, Input, Limits, document};
 
 fn ctx() -> Ctx {
+    // Well under libFuzzer's -rss_limit_mb and -timeout (scripts/fuzz-smoke.sh):
+    // an input that gets past these is a finding, not noise.
     let limits = Limits {
         max_input_bytes: 4 << 20,
         max_pages: 50,
+        max_image_pixels: 20_000_000,
+        max_stream_bytes: 64 << 20,
+        max_document_bytes: 256 << 20,
+        wall_time: std::time::Duration::from_secs(20),
         ..Limits::default()
     };
     Ctx::new(limits)
@@ -27,6 +34,25 @@ pub fn compress(data: &[u8]) {
         ..Default::default()
     };
     let _ = run_compress(data, &opts, &ctx());
+}
+
+/// The lossy path: image decoders (DCT, Flate, JPX, JBIG2, CCITT through
+/// hayro), mozjpeg, resampling, and the quality gate's renders.
+pub fn compress_lossy(data: &[u8]) {
+    let opts = CompressOptions {
+        level: Level::Balanced,
+        ..Default::default()
+    };
+    let _ = run_compress(data, &opts, &ctx());
+}
+
+/// Page 1 at a small resolution: content streams, fonts, shadings, images.
+pub fn render(data: &[u8]) {
+    let opts = RenderOptions {
+        dpi: 24.0,
+        ..Default::default()
+    };
+    let _ = run_render(data, &opts, &ctx());
 }
 
 /// Two documents from one input: split at the middle, so both halves mutate.
@@ -54,6 +80,8 @@ pub fn images(data: &[u8]) {
 pub const ENTRIES: &[(&str, fn(&[u8]))] = &[
     ("load", load),
     ("compress", compress),
+    ("compress_lossy", compress_lossy),
+    ("render", render),
     ("merge", merge),
     ("text", text),
     ("images", images),
