@@ -2,8 +2,9 @@
 //!
 //! Each stream's filter chain is peeled from the outside while the outer
 //! filters are generic byte codings (Flate, LZW, ASCII85, ASCIIHex,
-//! RunLength); the bytes underneath are then deflated again with libdeflate at
-//! its strongest level and kept only if smaller. Image codecs (DCT, JPX,
+//! RunLength); the bytes underneath are then deflated again with libdeflate
+//! (its strongest level for small streams, level 9 for large ones) and kept
+//! only if smaller. Image codecs (DCT, JPX,
 //! JBIG2, CCITT) are never decoded: when they sit under a generic layer, only
 //! that layer goes. A PNG/TIFF predictor is never undone: the predicted bytes
 //! are re-deflated under the same `/DecodeParms`, so the stream decodes to the
@@ -22,9 +23,19 @@ use rayon::prelude::*;
 
 use crate::{Ctx, Result};
 
-/// libdeflate's strongest level: slow, but it runs once per stream and beats
-/// zlib level 9 by a few percent.
-const DEFLATE_LEVEL: i32 = 12;
+/// libdeflate's strongest level (its near-optimal parser): a few percent
+/// smaller than level 9, at several times the cost. Used for streams up to
+/// [`STRONG_DEFLATE_MAX`] bytes (content streams, fonts, small images), where
+/// the cost is small in absolute terms.
+const STRONG_DEFLATE_LEVEL: i32 = 12;
+
+/// Larger streams (scans, big images) get level 9 (lazy matching): at level
+/// 12 they made lossless compression several times slower than qpdf for a
+/// 1–2 % smaller file (BENCHMARKS.md).
+const FAST_DEFLATE_LEVEL: i32 = 9;
+
+/// Inputs up to this size get [`STRONG_DEFLATE_LEVEL`].
+const STRONG_DEFLATE_MAX: usize = 64 * 1024;
 
 /// Unfiltered streams this small are left alone: the `/Filter` entry and the
 /// zlib framing eat most of what deflate could save.
@@ -480,22 +491,30 @@ fn inflate_bounded(input: &[u8], limit: usize) -> std::result::Result<Vec<u8>, L
 }
 
 thread_local! {
-    static COMPRESSOR: RefCell<Option<libdeflater::Compressor>> = const { RefCell::new(None) };
+    /// One compressor per level and thread: [strong, fast].
+    static COMPRESSORS: RefCell<[Option<libdeflater::Compressor>; 2]> =
+        const { RefCell::new([None, None]) };
 }
 
-/// Deflate `data` (zlib framing) at the strongest level, or `None` if the
+/// Deflate `data` (zlib framing), strongest for small inputs, or `None` if the
 /// result would not fit in `max_len` bytes. The output buffer is capped at
 /// `max_len`, so an incompressible stream costs no large allocation.
 pub fn deflate_within(data: &[u8], max_len: usize) -> Option<Vec<u8>> {
     if max_len == 0 {
         return None;
     }
-    COMPRESSOR.with(|cell| {
-        let mut slot = cell.borrow_mut();
+    let (slot_index, level) = if data.len() <= STRONG_DEFLATE_MAX {
+        (0, STRONG_DEFLATE_LEVEL)
+    } else {
+        (1, FAST_DEFLATE_LEVEL)
+    };
+    COMPRESSORS.with(|cell| {
+        let mut slots = cell.borrow_mut();
+        let slot = &mut slots[slot_index];
         let c = match slot.as_mut() {
             Some(c) => c,
             None => {
-                let level = libdeflater::CompressionLvl::new(DEFLATE_LEVEL)
+                let level = libdeflater::CompressionLvl::new(level)
                     .unwrap_or_else(|_| libdeflater::CompressionLvl::best());
                 slot.insert(libdeflater::Compressor::new(level))
             }
