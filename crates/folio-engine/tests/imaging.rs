@@ -900,7 +900,7 @@ fn soft_mask_is_resampled_with_its_image() {
 }
 
 /// Ghostscript's pdfwrite at a PDFSETTINGS preset; `None` if gs fails.
-fn ghostscript(pdf: &Path, preset: &str) -> Option<usize> {
+fn ghostscript(pdf: &Path, preset: &str) -> Option<Vec<u8>> {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("gs.pdf");
     let st = Command::new("gs")
@@ -918,12 +918,15 @@ fn ghostscript(pdf: &Path, preset: &str) -> Option<usize> {
     if !st.status.success() {
         return None;
     }
-    std::fs::metadata(&out).ok().map(|m| m.len() as usize)
+    std::fs::read(&out).ok()
 }
 
 /// The whole `compress` pipeline at the lossy levels on image-heavy files:
 /// valid, renders close to the original, and no larger than Ghostscript's
-/// /ebook (balanced) and /screen (strong) presets.
+/// /ebook (balanced) and /screen (strong) presets at equal quality: where
+/// Ghostscript's pages stay above the level's floor, Folio is not larger;
+/// where they fall under it (/screen on issue7229: 191 KB at page SSIM
+/// 0.65), Folio holds the floor instead of matching the size.
 #[test]
 fn compress_levels_against_ghostscript() {
     use folio_engine::compress::{CompressOptions, Level, compress};
@@ -950,16 +953,22 @@ fn compress_levels_against_ghostscript() {
             support::qpdf_check(pdf).unwrap();
             let s = min_page_ssim(&original, pdf);
             let gs = ghostscript(&path, preset);
+            let gs_ssim = gs.as_ref().map(|g| min_page_ssim(&original, g));
             println!(
-                "{name} {level:?}: {} -> {} (gs /{preset}: {gs:?}), min page SSIM {s:.4}",
+                "{name} {level:?}: {} -> {} (gs /{preset}: {:?} at SSIM {gs_ssim:?}), min page SSIM {s:.4}",
                 original.len(),
-                pdf.len()
+                pdf.len(),
+                gs.as_ref().map(Vec::len),
             );
             assert!(s >= 0.9, "{name} {level:?}: SSIM {s}");
-            if let Some(g) = gs {
+            let floor = folio_engine::compress::default_min_ssim(level);
+            if let (Some(g), Some(gq)) = (gs, gs_ssim)
+                && gq >= floor
+            {
+                let g = g.len();
                 assert!(
                     pdf.len() <= g + g / 20,
-                    "{name} {level:?}: {} vs gs {g}",
+                    "{name} {level:?}: {} vs gs {g} (gs SSIM {gq:.4})",
                     pdf.len()
                 );
             }
