@@ -26,9 +26,6 @@ use crate::error::{Error, Result};
 /// against random-access cost; qpdf uses 100.
 const OBJECTS_PER_STREAM: usize = 200;
 
-/// libdeflate's strongest level.
-const DEFLATE_LEVEL: i32 = 12;
-
 /// Gaps in the object numbering shorter than this are listed as free entries
 /// rather than opening a new `/Index` subsection (which costs two numbers).
 const MAX_FILLED_GAP: u32 = 16;
@@ -389,7 +386,7 @@ fn object_stream(members: &[(ObjectId, &Object)], numbers: Option<&NumberTexts>)
     let first = table.len();
     let mut data = table.into_bytes();
     data.extend_from_slice(&body);
-    let (content, filtered) = match deflate(&data) {
+    let (content, filtered) = match crate::deflate::zlib(&data) {
         Some(c) => (c, true),
         None => (data, false),
     };
@@ -485,7 +482,7 @@ fn xref_stream(entries: &BTreeMap<u32, Entry>, size: u32, trailer: &Dictionary) 
         prev.clear();
         prev.extend_from_slice(r);
     }
-    let content = deflate(&predicted)
+    let content = crate::deflate::zlib(&predicted)
         .ok_or_else(|| Error::Internal("deflating the cross-reference stream failed".into()))?;
 
     let mut dict = Dictionary::new();
@@ -531,17 +528,6 @@ fn xref_stream(entries: &BTreeMap<u32, Entry>, size: u32, trailer: &Dictionary) 
         None,
     );
     Ok(out)
-}
-
-/// zlib-framed deflate at the strongest level.
-fn deflate(data: &[u8]) -> Option<Vec<u8>> {
-    let level = libdeflater::CompressionLvl::new(DEFLATE_LEVEL)
-        .unwrap_or_else(|_| libdeflater::CompressionLvl::best());
-    let mut c = libdeflater::Compressor::new(level);
-    let mut out = vec![0u8; c.zlib_compress_bound(data.len())];
-    let n = c.zlib_compress(data, &mut out).ok()?;
-    out.truncate(n);
-    Some(out)
 }
 
 #[cfg(test)]

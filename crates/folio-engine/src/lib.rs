@@ -11,11 +11,13 @@
 //! - [`imaging`]: lossy image recompression blocks (placement, decode, encode, SSIM)
 //! - [`sanitize`]: remove JavaScript, launch actions, embedded files and XFA (`--sanitize`)
 //! - [`pages`]: page selections such as `1-3,7,10-`
+//! - `deflate`: the one zlib encoder setting of everything `compress` writes
 //! - [`preflight`]: bounded checks of what a page uses, before hayro decodes it
 //! - [`limits`], [`error`], [`report`]: the contract shared by all operations
 
 mod compact;
 pub mod compress;
+mod deflate;
 pub mod document;
 pub mod error;
 pub mod images;

@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use rayon::prelude::*;
 
 use crate::imaging::ssim::{GrayImage as SsimImage, ssim_any_size};
-use crate::render::{GrayImage, RenderDoc};
+use crate::render::{GrayImage, PageRenderer, RenderDoc};
 use crate::{Ctx, Result};
 
 /// Resolution of the comparison renders: 100 dpi, what people and the
@@ -85,6 +85,19 @@ pub fn page_scores(
             None
         }
     };
+    // One page: render the original and the output at once, the only
+    // parallelism there is (most one-page files are one big image).
+    if let [page] = pages[..] {
+        let (a, b) = rayon::join(
+            || render_original(original, page, &mut original.doc.renderer(ctx), ctx),
+            || {
+                out_doc
+                    .as_ref()
+                    .map(|d| d.renderer(ctx).render_gray(page, original.dpi, ctx))
+            },
+        );
+        return Ok(vec![score(page, a, b, ctx)?]);
+    }
     let results: Vec<Result<PageScores>> = pages
         .par_chunks(PAGES_PER_TASK)
         .map(|chunk| {
@@ -93,34 +106,15 @@ pub fn page_scores(
             let mut scores = Vec::with_capacity(chunk.len());
             for &page in chunk {
                 ctx.check()?;
-                let a = match original.cached(page) {
-                    Some(img) => img,
-                    None => match before.render_gray(page, original.dpi, ctx) {
-                        Ok(img) => {
-                            original.remember(page, &img);
-                            img
-                        }
-                        Err(e) => {
-                            ctx.check()?;
-                            tracing::debug!(page, "quality gate: original not renderable: {e}");
-                            scores.push((page, None));
-                            continue;
-                        }
-                    },
+                let a = render_original(original, page, &mut before, ctx);
+                // No use rendering the output when the original fails.
+                let b = match a {
+                    Ok(_) => after
+                        .as_mut()
+                        .map(|r| r.render_gray(page, original.dpi, ctx)),
+                    Err(_) => None,
                 };
-                let score = match after
-                    .as_mut()
-                    .map(|r| r.render_gray(page, original.dpi, ctx))
-                {
-                    Some(Ok(b)) => compare(&a, &b).unwrap_or(0.0),
-                    Some(Err(e)) => {
-                        ctx.check()?;
-                        tracing::warn!(page, "quality gate: output page not renderable: {e}");
-                        0.0
-                    }
-                    None => 0.0,
-                };
-                scores.push((page, Some(score)));
+                scores.push(score(page, a, b, ctx)?);
             }
             Ok(scores)
         })
@@ -130,6 +124,49 @@ pub fn page_scores(
         all.extend(r?);
     }
     Ok(all)
+}
+
+/// The original's render of `page`, from the cache when it is there.
+fn render_original(
+    original: &Original,
+    page: u32,
+    renderer: &mut PageRenderer<'_>,
+    ctx: &Ctx,
+) -> Result<GrayImage> {
+    if let Some(img) = original.cached(page) {
+        return Ok(img);
+    }
+    let img = renderer.render_gray(page, original.dpi, ctx)?;
+    original.remember(page, &img);
+    Ok(img)
+}
+
+/// One page's score from its two renders (`after` is `None` when the output
+/// did not open). Errors only on cancellation or the time limit.
+fn score(
+    page: u32,
+    before: Result<GrayImage>,
+    after: Option<Result<GrayImage>>,
+    ctx: &Ctx,
+) -> Result<(u32, Option<f64>)> {
+    let a = match before {
+        Ok(img) => img,
+        Err(e) => {
+            ctx.check()?;
+            tracing::debug!(page, "quality gate: original not renderable: {e}");
+            return Ok((page, None));
+        }
+    };
+    let s = match after {
+        Some(Ok(b)) => compare(&a, &b).unwrap_or(0.0),
+        Some(Err(e)) => {
+            ctx.check()?;
+            tracing::warn!(page, "quality gate: output page not renderable: {e}");
+            0.0
+        }
+        None => 0.0,
+    };
+    Ok((page, Some(s)))
 }
 
 fn compare(a: &GrayImage, b: &GrayImage) -> Option<f64> {

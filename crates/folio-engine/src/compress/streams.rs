@@ -3,8 +3,7 @@
 //! Each stream's filter chain is peeled from the outside while the outer
 //! filters are generic byte codings (Flate, LZW, ASCII85, ASCIIHex,
 //! RunLength); the bytes underneath are then deflated again with libdeflate
-//! (its strongest level for small streams, level 9 for large ones) and kept
-//! only if smaller. Image codecs (DCT, JPX,
+//! ([`crate::deflate`]) and kept only if smaller. Image codecs (DCT, JPX,
 //! JBIG2, CCITT) are never decoded: when they sit under a generic layer, only
 //! that layer goes. A PNG/TIFF predictor is never undone: the predicted bytes
 //! are re-deflated under the same `/DecodeParms`, so the stream decodes to the
@@ -14,7 +13,6 @@
 //! (`max_document_bytes`); a stream past either bound is left as it is, which
 //! is always a valid (if larger) outcome for a lossless pass.
 
-use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
@@ -22,20 +20,6 @@ use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
 use rayon::prelude::*;
 
 use crate::{Ctx, Result};
-
-/// libdeflate's strongest level (its near-optimal parser): a few percent
-/// smaller than level 9, at several times the cost. Used for streams up to
-/// [`STRONG_DEFLATE_MAX`] bytes (content streams, fonts, small images), where
-/// the cost is small in absolute terms.
-const STRONG_DEFLATE_LEVEL: i32 = 12;
-
-/// Larger streams (scans, big images) get level 9 (lazy matching): at level
-/// 12 they made lossless compression several times slower than qpdf for a
-/// 1–2 % smaller file (BENCHMARKS.md).
-const FAST_DEFLATE_LEVEL: i32 = 9;
-
-/// Inputs up to this size get [`STRONG_DEFLATE_LEVEL`].
-const STRONG_DEFLATE_MAX: usize = 64 * 1024;
 
 /// Unfiltered streams this small are left alone: the `/Filter` entry and the
 /// zlib framing eat most of what deflate could save.
@@ -373,7 +357,7 @@ fn reencode(job: &Job, limit: usize, budget: &Budget) -> Outcome {
             return Outcome::Unchanged;
         }
         let budget_max = content.len().saturating_sub(FILTER_ENTRY_COST + 1);
-        return match deflate_within(content, budget_max) {
+        return match crate::deflate::zlib_within(content, budget_max) {
             Some(c) => Outcome::Replaced(NewEncoding {
                 content: c,
                 filters: vec![b"FlateDecode".to_vec()],
@@ -391,7 +375,7 @@ fn reencode(job: &Job, limit: usize, budget: &Budget) -> Outcome {
     // Candidate A: deflate the peeled bytes (with the carried predictor).
     let mut best: Option<NewEncoding> = None;
     let mut best_len = content.len();
-    if let Some(c) = deflate_within(&plain, best_len.saturating_sub(1)) {
+    if let Some(c) = crate::deflate::zlib_within(&plain, best_len.saturating_sub(1)) {
         best_len = c.len();
         best = Some(NewEncoding {
             content: c,
@@ -490,47 +474,6 @@ fn inflate_bounded(input: &[u8], limit: usize) -> std::result::Result<Vec<u8>, L
     Ok(out)
 }
 
-thread_local! {
-    /// One compressor per level and thread: [strong, fast].
-    static COMPRESSORS: RefCell<[Option<libdeflater::Compressor>; 2]> =
-        const { RefCell::new([None, None]) };
-}
-
-/// Deflate `data` (zlib framing), strongest for small inputs, or `None` if the
-/// result would not fit in `max_len` bytes. The output buffer is capped at
-/// `max_len`, so an incompressible stream costs no large allocation.
-pub fn deflate_within(data: &[u8], max_len: usize) -> Option<Vec<u8>> {
-    if max_len == 0 {
-        return None;
-    }
-    let (slot_index, level) = if data.len() <= STRONG_DEFLATE_MAX {
-        (0, STRONG_DEFLATE_LEVEL)
-    } else {
-        (1, FAST_DEFLATE_LEVEL)
-    };
-    COMPRESSORS.with(|cell| {
-        let mut slots = cell.borrow_mut();
-        let slot = &mut slots[slot_index];
-        let c = match slot.as_mut() {
-            Some(c) => c,
-            None => {
-                let level = libdeflater::CompressionLvl::new(level)
-                    .unwrap_or_else(|_| libdeflater::CompressionLvl::best());
-                slot.insert(libdeflater::Compressor::new(level))
-            }
-        };
-        let cap = c.zlib_compress_bound(data.len()).min(max_len);
-        let mut out = vec![0u8; cap];
-        match c.zlib_compress(data, &mut out) {
-            Ok(n) if n <= max_len => {
-                out.truncate(n);
-                Some(out)
-            }
-            _ => None,
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,15 +507,6 @@ mod tests {
             inflate_bounded(&zlib(b""), 10).ok().unwrap(),
             Vec::<u8>::new()
         );
-    }
-
-    #[test]
-    fn deflate_respects_the_cap() {
-        let data = vec![7u8; 10_000];
-        let c = deflate_within(&data, 10_000).unwrap();
-        assert!(c.len() < 100);
-        assert_eq!(inflate_bounded(&c, 20_000).ok().unwrap(), data);
-        assert!(deflate_within(&data, 5).is_none());
     }
 
     fn job_for(stream: &Stream) -> Job<'_> {

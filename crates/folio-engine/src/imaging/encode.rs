@@ -144,6 +144,13 @@ pub fn encode_jpeg(px: &Pixels, quality: u8) -> Option<Vec<u8>> {
         let mut c = mozjpeg::Compress::new(cs);
         c.set_size(px.width as usize, px.height as usize);
         c.set_quality(quality.clamp(1, 100) as f32);
+        // mozjpeg's search over progressive scan scripts costs half again
+        // the time for 0.6 % of the bytes (the corpus photos at q72: 5.9 s
+        // vs 3.9 s); trellis quantisation, the part that pays, stays on.
+        // Before `set_progressive_mode`, which then writes the standard
+        // progressive script (after it, the crate would clear the script
+        // and fall back to baseline).
+        c.set_optimize_scans(false);
         c.set_progressive_mode();
         c.set_optimize_coding(true);
         let mut started = c.start_compress(Vec::with_capacity(need / 8 + 1024))?;
@@ -220,29 +227,11 @@ fn paeth(a: u8, b: u8, c: u8) -> u8 {
     }
 }
 
-/// zlib-compress with libdeflate; level 12 for small inputs, lower for big
-/// ones where level 12 costs seconds for a percent or two.
-pub fn deflate(data: &[u8]) -> Option<Vec<u8>> {
-    let level = if data.len() <= 8 << 20 {
-        12
-    } else if data.len() <= 64 << 20 {
-        9
-    } else {
-        6
-    };
-    let lvl = libdeflater::CompressionLvl::new(level).ok()?;
-    let mut c = libdeflater::Compressor::new(lvl);
-    let mut out = vec![0u8; c.zlib_compress_bound(data.len())];
-    let n = c.zlib_compress(data, &mut out).ok()?;
-    out.truncate(n);
-    Some(out)
-}
-
 /// Flate with PNG predictors: the stream bytes and its `/DecodeParms`.
 pub fn encode_flate(px: &Pixels) -> Option<(Vec<u8>, Dictionary)> {
     let ch = px.model.channels();
     let predicted = png_predict(&px.data, px.stride(), ch, px.height as usize);
-    let bytes = deflate(&predicted)?;
+    let bytes = crate::deflate::zlib(&predicted)?;
     let mut parms = Dictionary::new();
     parms.set("Predictor", Object::Integer(15));
     parms.set("Colors", Object::Integer(ch as i64));

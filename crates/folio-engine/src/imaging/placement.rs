@@ -14,7 +14,8 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use lopdf::content::Content;
+use hayro_syntax::content::UntypedIter;
+use hayro_syntax::object::Object as HObject;
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
 
 use crate::{Ctx, Result};
@@ -23,9 +24,9 @@ use crate::{Ctx, Result};
 /// form drawn a million times from stalling the job).
 const OP_BUDGET: u64 = 20_000_000;
 
-/// Content streams up to this size are parsed strictly (all at once) to
-/// detect syntax errors; larger ones are streamed.
-const STRICT_PARSE_MAX: usize = 8 << 20;
+/// An operator no content stream uses, appended to each one walked: seeing
+/// it means the parser read the whole stream.
+const END_SENTINEL: &[u8] = b"folio_end_of_content";
 
 /// Largest drawn size of one image and the resulting lowest resolution.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -397,35 +398,24 @@ impl<'a> Walker<'a> {
         let mut ctm = start;
         let mut stack: Vec<Matrix> = Vec::new();
         let mut overflow = 0u32;
-        // lopdf's streaming parser stops quietly at a syntax error, so a
-        // strict parse tells whether the stream was read to its end. Only
-        // for streams of moderate size: the strict parser holds every
-        // operation in memory.
-        let strict = if content.len() <= STRICT_PARSE_MAX {
-            match Content::decode_strict(content) {
-                Ok(c) => Some(c.operations),
-                Err(_) => {
-                    self.taint(res);
-                    None
-                }
+        // hayro's content parser (the renderer's own: zero-copy, several
+        // times faster than lopdf's) stops quietly at a syntax error. A
+        // sentinel operator after the content tells whether the stream was
+        // read to its end: an unterminated string, array or inline image
+        // swallows it.
+        let mut data = Vec::with_capacity(content.len() + END_SENTINEL.len() + 2);
+        data.extend_from_slice(content);
+        data.push(b'\n');
+        data.extend_from_slice(END_SENTINEL);
+        data.push(b'\n');
+        let mut ops = UntypedIter::new(&data);
+        let mut finished = false;
+        while let Some(op) = ops.next() {
+            let operator: &[u8] = &op.operator[..];
+            if operator == END_SENTINEL {
+                finished = true;
+                break;
             }
-        } else {
-            None
-        };
-        let ops: Box<dyn Iterator<Item = lopdf::Result<lopdf::content::Operation>>> = match strict {
-            Some(ops) => Box::new(ops.into_iter().map(Ok)),
-            None => Box::new(Content::decode_iter(content)),
-        };
-        for op in ops {
-            let op = match op {
-                Ok(op) => op,
-                Err(_) => {
-                    // Viewers differ after a syntax error (some resync and
-                    // draw the rest): what this stream can draw is uncertain.
-                    self.taint(res);
-                    break;
-                }
-            };
             if self.ops_left == 0 {
                 self.complete = false;
                 return Ok(());
@@ -434,47 +424,56 @@ impl<'a> Walker<'a> {
             if self.ops_left.is_multiple_of(65_536) {
                 self.ctx.check()?;
             }
-            match op.operator.as_str() {
+            match operator {
                 // Viewers cap the graphics-state stack; past the cap we only
                 // count, so the matching Q's still pair up.
-                "q" if stack.len() < 4096 => stack.push(ctm),
-                "q" => overflow += 1,
-                "Q" if overflow > 0 => overflow -= 1,
-                "Q" => {
+                b"q" if stack.len() < 4096 => stack.push(ctm),
+                b"q" => overflow += 1,
+                b"Q" if overflow > 0 => overflow -= 1,
+                b"Q" => {
                     if let Some(m) = stack.pop() {
                         ctm = m;
                     }
                 }
-                "cm" if op.operands.len() == 6 => {
+                b"cm" => {
                     let mut m = [0.0; 6];
+                    let mut n = 0;
                     let mut ok = true;
-                    for (slot, o) in m.iter_mut().zip(&op.operands) {
-                        match number(o) {
-                            Some(v) if v.is_finite() => *slot = v,
+                    for o in op.operands() {
+                        match (o, m.get_mut(n)) {
+                            (HObject::Number(v), Some(slot)) if v.as_f64().is_finite() => {
+                                *slot = v.as_f64()
+                            }
                             _ => ok = false,
                         }
+                        n += 1;
                     }
-                    if ok {
+                    if ok && n == 6 {
                         ctm = Matrix(m).then(&ctm);
                     }
                 }
-                "Do" => {
-                    if let Some(Object::Name(name)) = op.operands.first() {
-                        self.do_xobject(name, res, ctm, depth)?;
+                b"Do" => {
+                    if let Some(HObject::Name(name)) = op.operands().next() {
+                        self.do_xobject(name.as_ref(), res, ctm, depth)?;
                     }
                 }
-                "scn" | "SCN" => {
-                    if let Some(Object::Name(name)) = op.operands.last() {
-                        self.do_pattern(name, res, base, depth)?;
+                b"scn" | b"SCN" => {
+                    if let Some(HObject::Name(name)) = op.operands().last() {
+                        self.do_pattern(name.as_ref(), res, base, depth)?;
                     }
                 }
-                "gs" => {
-                    if let Some(Object::Name(name)) = op.operands.first() {
-                        self.do_extgstate(name, res, ctm, depth)?;
+                b"gs" => {
+                    if let Some(HObject::Name(name)) = op.operands().next() {
+                        self.do_extgstate(name.as_ref(), res, ctm, depth)?;
                     }
                 }
                 _ => {}
             }
+        }
+        if !finished {
+            // Viewers differ after a syntax error (some resync and draw the
+            // rest): what this stream can draw is uncertain.
+            self.taint(res);
         }
         Ok(())
     }
