@@ -346,8 +346,6 @@ fn lossy(
 /// What the quality gate measured over its rounds.
 #[derive(Debug, Default)]
 struct Gate {
-    /// Resolution of the comparison renders (0 when nothing was rendered).
-    dpi: f32,
     rounds: u32,
     scores: quality::PageScores,
     backed_off: usize,
@@ -358,7 +356,13 @@ impl Gate {
     fn describe(&self, floor: f64, report: &mut Report) {
         let mut q = serde_json::Map::new();
         q.insert("min_ssim_floor".into(), floor.into());
-        q.insert("dpi".into(), (self.dpi as f64).into());
+        // Resolution of the comparison renders (0 when nothing was rendered).
+        let dpi = if self.scores.is_empty() {
+            0.0
+        } else {
+            quality::GATE_DPI
+        };
+        q.insert("dpi".into(), (dpi as f64).into());
         q.insert("rounds".into(), self.rounds.into());
         q.insert("pages_checked".into(), self.scores.len().into());
         q.insert("images_backed_off".into(), self.backed_off.into());
@@ -458,7 +462,6 @@ fn gated(
             .map(|(p, _)| *p)
             .collect();
         gate.scores = scores;
-        gate.dpi = orig.dpi();
         if failing.is_empty() {
             return Ok((attempt, gate));
         }

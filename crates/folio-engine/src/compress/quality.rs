@@ -34,20 +34,13 @@ pub type PageScores = Vec<(u32, Option<f64>)>;
 /// Renders of the input document, opened once for all rounds.
 pub struct Original {
     doc: RenderDoc,
-    /// Resolution of every render compared against this document.
-    dpi: f32,
     cache: std::sync::Mutex<(usize, HashMap<u32, GrayImage>)>,
 }
 
 impl Original {
-    pub fn dpi(&self) -> f32 {
-        self.dpi
-    }
-
     pub fn open(input: &[u8], password: Option<&str>, ctx: &Ctx) -> Result<Self> {
         Ok(Original {
             doc: RenderDoc::open(input, password, ctx)?,
-            dpi: GATE_DPI,
             cache: std::sync::Mutex::new((0, HashMap::new())),
         })
     }
@@ -93,7 +86,7 @@ pub fn page_scores(
             || {
                 out_doc
                     .as_ref()
-                    .map(|d| d.renderer(ctx).render_gray(page, original.dpi, ctx))
+                    .map(|d| d.renderer(ctx).render_gray(page, GATE_DPI, ctx))
             },
         );
         return Ok(vec![score(page, a, b, ctx)?]);
@@ -109,9 +102,7 @@ pub fn page_scores(
                 let a = render_original(original, page, &mut before, ctx);
                 // No use rendering the output when the original fails.
                 let b = match a {
-                    Ok(_) => after
-                        .as_mut()
-                        .map(|r| r.render_gray(page, original.dpi, ctx)),
+                    Ok(_) => after.as_mut().map(|r| r.render_gray(page, GATE_DPI, ctx)),
                     Err(_) => None,
                 };
                 scores.push(score(page, a, b, ctx)?);
@@ -136,7 +127,7 @@ fn render_original(
     if let Some(img) = original.cached(page) {
         return Ok(img);
     }
-    let img = renderer.render_gray(page, original.dpi, ctx)?;
+    let img = renderer.render_gray(page, GATE_DPI, ctx)?;
     original.remember(page, &img);
     Ok(img)
 }

@@ -214,7 +214,7 @@ pub fn placements(doc: &Document, ctx: &Ctx) -> Result<Placements> {
         let base = Matrix([unit, 0.0, 0.0, unit, 0.0, 0.0]);
         let resources = page_resources(doc, page_id);
         match doc.get_page_content_with_limit(page_id, max_stream) {
-            Ok(content) => w.walk(&content, &resources, base, base, 0)?,
+            Ok(content) => w.walk(content, &resources, base, base, 0)?,
             Err(e) => {
                 tracing::debug!(?page_id, "page content unreadable: {e}");
                 w.taint(&resources);
@@ -389,7 +389,7 @@ impl<'a> Walker<'a> {
     /// (what tiling patterns are relative to); `ctm` starts equal to it.
     fn walk(
         &mut self,
-        content: &[u8],
+        content: Vec<u8>,
         res: &[&'a Dictionary],
         base: Matrix,
         start: Matrix,
@@ -403,8 +403,8 @@ impl<'a> Walker<'a> {
         // sentinel operator after the content tells whether the stream was
         // read to its end: an unterminated string, array or inline image
         // swallows it.
-        let mut data = Vec::with_capacity(content.len() + END_SENTINEL.len() + 2);
-        data.extend_from_slice(content);
+        // Appended to the decoded stream the caller hands over (no copy).
+        let mut data = content;
         data.push(b'\n');
         data.extend_from_slice(END_SENTINEL);
         data.push(b'\n');
@@ -535,7 +535,7 @@ impl<'a> Walker<'a> {
             Matrix::from_object(self.doc, s.dict.get(b"Matrix").ok()).unwrap_or(Matrix::IDENTITY);
         let inner = m.then(&ctm);
         if let Some(content) = self.stream_content(s, &child) {
-            let r = self.walk(&content, &child, inner, inner, depth + 1);
+            let r = self.walk(content, &child, inner, inner, depth + 1);
             self.active.remove(&id);
             return r;
         }
@@ -572,7 +572,7 @@ impl<'a> Walker<'a> {
         let m = Matrix::from_object(doc, s.dict.get(b"Matrix").ok()).unwrap_or(Matrix::IDENTITY);
         let inner = m.then(&base);
         let r = match self.stream_content(s, &child) {
-            Some(content) => self.walk(&content, &child, inner, inner, depth + 1),
+            Some(content) => self.walk(content, &child, inner, inner, depth + 1),
             None => Ok(()),
         };
         self.active.remove(&id);

@@ -130,17 +130,22 @@ pub fn ssim(a: GrayImage<'_>, b: GrayImage<'_>) -> Option<f64> {
     for y in sy0..=sy1 {
         for x in sx0..=sx1 {
             let i = (y - ry0) * cw + (x - rx0);
-            let (ma, mb) = (mu_a[i], mu_b[i]);
-            let va = (s_aa[i] - ma * ma).max(0.0);
-            let vb = (s_bb[i] - mb * mb).max(0.0);
-            let cov = s_ab[i] - ma * mb;
-            let num = (2.0 * ma * mb + C1) * (2.0 * cov + C2);
-            let den = (ma * ma + mb * mb + C1) * (va + vb + C2);
-            total += (num / den) as f64;
+            total += ssim_at(mu_a[i], mu_b[i], s_aa[i], s_bb[i], s_ab[i]) as f64;
         }
     }
     let scored = (sx1 - sx0 + 1) * (sy1 - sy0 + 1);
     Some((total + (n - scored) as f64) / n as f64)
+}
+
+/// SSIM of one window from its blurred means (`ma`, `mb`), blurred squares
+/// (`saa`, `sbb`) and blurred product (`sab`).
+fn ssim_at(ma: f32, mb: f32, saa: f32, sbb: f32, sab: f32) -> f32 {
+    let va = (saa - ma * ma).max(0.0);
+    let vb = (sbb - mb * mb).max(0.0);
+    let cov = sab - ma * mb;
+    let num = (2.0 * ma * mb + C1) * (2.0 * cov + C2);
+    let den = (ma * ma + mb * mb + C1) * (va + vb + C2);
+    num / den
 }
 
 /// Inclusive bounding box `(x0, y0, x1, y1)` of the pixels that differ, or
@@ -303,13 +308,7 @@ mod tests {
         let s_ab = blur(&sq(&fa, &fb), w, h, &k);
         let mut total = 0f64;
         for i in 0..w * h {
-            let (ma, mb) = (mu_a[i], mu_b[i]);
-            let va = (s_aa[i] - ma * ma).max(0.0);
-            let vb = (s_bb[i] - mb * mb).max(0.0);
-            let cov = s_ab[i] - ma * mb;
-            let num = (2.0 * ma * mb + C1) * (2.0 * cov + C2);
-            let den = (ma * ma + mb * mb + C1) * (va + vb + C2);
-            total += (num / den) as f64;
+            total += ssim_at(mu_a[i], mu_b[i], s_aa[i], s_bb[i], s_ab[i]) as f64;
         }
         total / (w * h) as f64
     }
