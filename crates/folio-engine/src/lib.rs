@@ -39,6 +39,22 @@ pub use limits::{Ctx, Limits};
 pub use pages::PageSpec;
 pub use report::{Output, OutputFile, Report};
 
+/// Make the calling thread worker 0 of rayon's global pool, for a process
+/// whose main thread does nothing but run operations (the CLI, the job
+/// child). Without it every parallel step hands its work to a pool thread
+/// and blocks until one wakes up: on a one-page file that was 0.3 ms of a
+/// 2.8 ms run (strace: two futex waits of 230 and 98 µs). Call it before
+/// the first operation; later calls, or a pool already built, leave things
+/// as they are.
+pub fn work_on_this_thread() {
+    if let Err(e) = rayon::ThreadPoolBuilder::new()
+        .use_current_thread()
+        .build_global()
+    {
+        tracing::debug!("rayon's pool was already built: {e}");
+    }
+}
+
 /// One named input: the name is used in reports, bookmarks and errors only,
 /// never as a path.
 #[derive(Debug, Clone, Copy)]

@@ -228,6 +228,7 @@ pub fn child_main() -> i32 {
             return 2;
         }
     };
+    folio_engine::work_on_this_thread();
     let cancel = Arc::new(AtomicBool::new(false));
     {
         // Watch stdin for `cancel` (or EOF: the parent is gone).

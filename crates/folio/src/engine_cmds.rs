@@ -148,6 +148,7 @@ fn write_outputs(target: &Path, out: &Output) -> Result<()> {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
+    folio_engine::work_on_this_thread();
     match cli.command {
         Command::Compress {
             inputs,

@@ -19,8 +19,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(&dir)
         .with_context(|| format!("cannot write into {}", dir.display()))?;
+    // No fsync: like cp, qpdf and gs, the CLI leaves flushing to the
+    // kernel (it was 0.26 ms of a 2.4 ms run on a small file). The rename
+    // still means a reader never sees a half-written file; the service's
+    // storage, which acknowledges jobs, does sync (folio-storage).
     tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
     tmp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
