@@ -146,10 +146,17 @@ pub fn recompress_except(
         })
         .collect();
 
+    // Largest first, handed out one at a time: a document's time here is
+    // often a few big streams (fonts, page content), and rayon's default
+    // halving of the list put two of them on one core while the other
+    // finished the small ones (tracemonkey used 1.08 of 2 cores).
+    let mut jobs = jobs;
+    jobs.sort_by_key(|j| std::cmp::Reverse(j.stream.content.len()));
     let total = jobs.len().max(1);
     let done = AtomicUsize::new(0);
     let results: Vec<(ObjectId, Outcome)> = jobs
         .into_par_iter()
+        .with_max_len(1)
         .map(|job| -> Result<(ObjectId, Outcome)> {
             ctx.check()?;
             let outcome = if budget.exhausted.load(Ordering::Relaxed) {

@@ -135,6 +135,12 @@ pub struct ImageAction {
     pub ppi_before: Option<f64>,
     pub ppi_after: Option<f64>,
     pub action: Action,
+    /// The new stream holds the very samples of the old one, read the same
+    /// way (same size, colour space, 8 bpc, no /Decode, soft mask
+    /// untouched): only the compression changed, so the page renders
+    /// identically and the quality gate need not look at it.
+    #[serde(skip)]
+    pub same_pixels: bool,
 }
 
 impl ImageAction {
@@ -152,6 +158,7 @@ impl ImageAction {
             action: Action::Kept {
                 reason: reason.to_string(),
             },
+            same_pixels: false,
         }
     }
 
@@ -161,6 +168,12 @@ impl ImageAction {
             self.action,
             Action::Kept { .. } | Action::Deduplicated { .. }
         )
+    }
+
+    /// True when the stream was replaced in a way that can change how its
+    /// pages look: what the quality gate must render.
+    pub fn needs_check(&self) -> bool {
+        self.changed() && !self.same_pixels
     }
 }
 
@@ -400,6 +413,7 @@ fn dedupe_images(doc: &mut Document, ctx: &Ctx) -> Result<Vec<ImageAction>> {
             ppi_before: None,
             ppi_after: None,
             action: Action::Deduplicated { into: keep },
+            same_pixels: false,
         });
     }
     actions.sort_by_key(|a| a.id);
@@ -553,6 +567,20 @@ fn process_one(
             "re-encoding would not be smaller"
         });
     }
+    // Lossless samples re-deflated as they were: see `ImageAction::same_pixels`.
+    let same_pixels = !resized
+        && !enc.jpeg
+        && new_mask.is_none()
+        && source == SourceCodec::Lossless
+        && stream.dict.get(b"ColorSpace").ok() == Some(&color_space)
+        && stream
+            .dict
+            .get(b"BitsPerComponent")
+            .and_then(Object::as_i64)
+            .ok()
+            == Some(8)
+        && !stream.dict.has(b"Decode")
+        && !stream.dict.has(b"ImageMask");
     let new_stream = build_stream(&stream.dict, nw, nh, color_space, &enc);
     let ppi_after = placement.map(|p| {
         (p.min_ppi_x * nw as f64 / w.max(1) as f64).min(p.min_ppi_y * nh as f64 / h.max(1) as f64)
@@ -575,6 +603,7 @@ fn process_one(
             ppi_before: ppi,
             ppi_after,
             action,
+            same_pixels,
         },
         replacement: Some((new_stream, new_mask)),
     })
