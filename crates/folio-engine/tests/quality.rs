@@ -278,3 +278,28 @@ fn downsampled_images_are_still_gated() {
     let q = &out.report.details["quality"];
     assert!(q["pages_checked"].as_u64().unwrap() >= 1, "{q}");
 }
+
+/// A photo that keeps its size is first encoded on 1/8 of its rows: when
+/// that shows re-encoding cannot save enough, the full encode is skipped
+/// (ocrmypdf__poster, a JPEG already smaller than `balanced` would make it);
+/// when it can, the image is still re-encoded (`strong`, lower quality).
+#[test]
+fn sampled_estimate_skips_only_hopeless_jpeg_reencodes() {
+    let input = dev("ocrmypdf__poster.pdf");
+    let reason = |out: &Output| {
+        out.report.details["images"][0]["action"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let balanced = run(&input, &level(Level::Balanced)).unwrap();
+    assert_eq!(
+        reason(&balanced),
+        "re-encoding saves too little (estimated)"
+    );
+    assert!(balanced.files[0].bytes.len() <= input.len());
+    let strong = run(&input, &level(Level::Strong)).unwrap();
+    let images = &strong.report.details["images"];
+    assert_eq!(images[0]["action"]["kind"], "jpeg", "{images}");
+    assert!(strong.files[0].bytes.len() < input.len() * 9 / 10);
+}

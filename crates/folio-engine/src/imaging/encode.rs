@@ -170,6 +170,39 @@ pub fn encode_jpeg(px: &Pixels, quality: u8) -> Option<Vec<u8>> {
     }
 }
 
+/// Rows per band of [`sample_bands`], a multiple of the 16-row JPEG MCU so
+/// each band encodes as it would inside the whole image.
+const PROBE_BAND_ROWS: usize = 16;
+/// One band of every this many goes into the sample (1/8 of the rows).
+const PROBE_BAND_EVERY: usize = 8;
+
+/// A smaller image made of evenly spaced bands of `px`'s rows, and the
+/// fraction of the rows it holds: what [`encode_jpeg`] produces on it,
+/// divided by the fraction, estimates the whole image's encoded size.
+pub fn sample_bands(px: &Pixels) -> Option<(Pixels, f64)> {
+    let stride = px.stride();
+    let height = px.height as usize;
+    let mut data = Vec::new();
+    let mut rows = 0usize;
+    let mut y = 0usize;
+    while y < height {
+        let end = (y + PROBE_BAND_ROWS).min(height);
+        data.extend_from_slice(px.data.get(y * stride..end * stride)?);
+        rows += end - y;
+        y += PROBE_BAND_ROWS * PROBE_BAND_EVERY;
+    }
+    if rows == 0 {
+        return None;
+    }
+    let sample = Pixels {
+        width: px.width,
+        height: rows as u32,
+        model: px.model,
+        data,
+    };
+    Some((sample, rows as f64 / height as f64))
+}
+
 /// PNG row filters (PDF Predictor 15: a filter-type byte before each row),
 /// picking per row the filter with the smallest sum of absolute residuals.
 pub fn png_predict(data: &[u8], stride: usize, bpp: usize, height: usize) -> Vec<u8> {
@@ -243,6 +276,26 @@ pub fn encode_flate(px: &Pixels) -> Option<(Vec<u8>, Dictionary)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sample_bands_takes_one_band_in_eight() {
+        let px = gradient(10, 300, ColorModel::Rgb);
+        let (sample, fraction) = sample_bands(&px).expect("sample");
+        // Rows 0-15, 128-143, 256-271: three bands of 16 of 300 rows.
+        assert_eq!(sample.height, 48);
+        assert_eq!(sample.width, 10);
+        assert_eq!(sample.data.len(), 48 * px.stride());
+        assert!((fraction - 48.0 / 300.0).abs() < 1e-12);
+        let stride = px.stride();
+        assert_eq!(
+            &sample.data[16 * stride..17 * stride],
+            &px.data[128 * stride..129 * stride]
+        );
+        // A short image is its own sample.
+        let small = gradient(4, 5, ColorModel::Gray);
+        let (s2, f2) = sample_bands(&small).expect("sample");
+        assert_eq!((s2.height, f2), (5, 1.0));
+    }
 
     fn gradient(w: u32, h: u32, model: ColorModel) -> Pixels {
         let ch = model.channels();
