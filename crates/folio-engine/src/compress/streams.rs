@@ -114,7 +114,7 @@ pub fn recompress_except(
     };
     let per_stream = usize::try_from(ctx.limits.max_stream_bytes).unwrap_or(usize::MAX);
 
-    let jobs: Vec<Job> = doc
+    let mut jobs: Vec<Job> = doc
         .objects
         .iter()
         .filter_map(|(&id, obj)| {
@@ -150,7 +150,6 @@ pub fn recompress_except(
     // often a few big streams (fonts, page content), and rayon's default
     // halving of the list put two of them on one core while the other
     // finished the small ones (tracemonkey used 1.08 of 2 cores).
-    let mut jobs = jobs;
     jobs.sort_by_key(|j| std::cmp::Reverse(j.stream.content.len()));
     let total = jobs.len().max(1);
     let done = AtomicUsize::new(0);

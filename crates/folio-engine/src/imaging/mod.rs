@@ -92,6 +92,13 @@ impl ImagePolicy {
         (self.jpeg_quality as f32 * s).round().clamp(10.0, 95.0) as u8
     }
 
+    /// The largest re-encoding of a `before`-byte lossy (JPEG, JPEG 2000)
+    /// image kept at its size that is worth taking: `min_reencode_gain`
+    /// smaller.
+    pub fn reencode_budget(&self, before: u64) -> u64 {
+        (before as f64 * (1.0 - self.min_reencode_gain as f64)) as u64
+    }
+
     /// Target ppi after `quality_scale`.
     pub fn effective_ppi(&self) -> f64 {
         let s = if self.quality_scale.is_finite() && self.quality_scale > 0.0 {
@@ -563,7 +570,7 @@ fn process_one(
     let after = enc.bytes.len() as u64 + mask_after;
     let before_total = before + mask_before;
     let needed = if lossy_source && !resized {
-        (before as f64 * (1.0 - policy.min_reencode_gain as f64)) as u64
+        policy.reencode_budget(before)
     } else {
         before_total.saturating_sub(1)
     };
@@ -575,9 +582,9 @@ fn process_one(
         });
     }
     // Lossless samples re-deflated as they were: see `ImageAction::same_pixels`.
+    // (Not resized also means the soft mask was left as it was.)
     let same_pixels = !resized
         && !enc.jpeg
-        && new_mask.is_none()
         && source == SourceCodec::Lossless
         && stream.dict.get(b"ColorSpace").ok() == Some(&color_space)
         && stream
@@ -640,8 +647,7 @@ fn jpeg_may_pay(px: &Pixels, before: u64, policy: &ImagePolicy) -> bool {
         return true;
     };
     let estimate = bytes.len() as f64 / fraction;
-    let needed = before as f64 * (1.0 - policy.min_reencode_gain as f64);
-    estimate <= needed * PROBE_MARGIN
+    estimate <= policy.reencode_budget(before) as f64 * PROBE_MARGIN
 }
 
 /// JPEG for photos, Flate for graphics; for unclear content both, keeping
