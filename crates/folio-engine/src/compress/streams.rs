@@ -29,6 +29,25 @@ const MIN_UNFILTERED: usize = 64;
 /// encoding of an unfiltered stream must save more than this.
 const FILTER_ENTRY_COST: usize = 18;
 
+/// Decoded size from which a stream whose only filter is Flate is
+/// re-deflated chunk by chunk ([`restream_flate`]) instead of being
+/// inflated whole: libdeflate needs its whole input in one buffer, and a
+/// 9000 × 9000 RGB scan (ocrmypdf__multipage, 450 KB stored) made that one
+/// 243 MB buffer, where qpdf streams it in 10 MB.
+const STREAM_FROM: usize = 32 << 20;
+/// Bytes inflated, then deflated, per step of [`restream_flate`].
+const STREAM_CHUNK: usize = 1 << 20;
+/// [`restream_flate`]'s sizes: from how many decoded bytes, in which steps.
+#[derive(Debug, Clone, Copy)]
+struct Streaming {
+    from: usize,
+    chunk: usize,
+}
+const STREAMING: Streaming = Streaming {
+    from: STREAM_FROM,
+    chunk: STREAM_CHUNK,
+};
+
 /// Counts from one pass, for the report.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StreamStats {
@@ -328,6 +347,28 @@ fn reencode(job: &Job, limit: usize, budget: &Budget) -> Outcome {
         return Outcome::Unchanged;
     }
 
+    // The first layer, when already inflated below.
+    let mut inflated: Option<Vec<u8>> = None;
+    // A lone Flate layer that inflates past STREAM_FROM: re-deflate it as
+    // a stream (same bytes underneath, predictor parameters untouched).
+    if let [only] = filters.as_slice()
+        && only.as_slice() == b"FlateDecode"
+    {
+        let max_out = content.len().saturating_sub(1);
+        match restream_flate(content, limit, max_out, budget, STREAMING) {
+            Restreamed::Small(plain) => inflated = Some(plain),
+            Restreamed::Deflated(Some(c)) => {
+                return Outcome::Replaced(NewEncoding {
+                    content: c,
+                    filters: vec![b"FlateDecode".to_vec()],
+                    params: params.clone(),
+                });
+            }
+            Restreamed::Deflated(None) => return Outcome::Unchanged,
+            Restreamed::Failed(o) => return o,
+        }
+    }
+
     // Peel generic layers from the outside.
     let mut data: Option<Vec<u8>> = None;
     let mut peeled = 0;
@@ -337,10 +378,13 @@ fn reencode(job: &Job, limit: usize, budget: &Budget) -> Outcome {
             break;
         }
         let input = data.as_deref().unwrap_or(content);
-        let decoded = match decode_layer(filter, p.as_ref(), input, limit) {
-            Ok(d) => d,
-            Err(LayerError::OverLimit) => return Outcome::OverStreamLimit,
-            Err(LayerError::Corrupt) => return Outcome::Undecodable,
+        let decoded = match inflated.take() {
+            Some(d) => d,
+            None => match decode_layer(filter, p.as_ref(), input, limit) {
+                Ok(d) => d,
+                Err(LayerError::OverLimit) => return Outcome::OverStreamLimit,
+                Err(LayerError::Corrupt) => return Outcome::Undecodable,
+            },
         };
         if !budget.spend(decoded.len()) {
             return Outcome::OverDocumentLimit;
@@ -405,6 +449,131 @@ fn reencode(job: &Job, limit: usize, budget: &Budget) -> Outcome {
     match best {
         Some(b) => Outcome::Replaced(b),
         None => Outcome::Unchanged,
+    }
+}
+
+/// What [`restream_flate`] made of a stream.
+enum Restreamed {
+    /// It inflates to less than STREAM_FROM (these bytes): the usual path
+    /// takes it from here.
+    Small(Vec<u8>),
+    /// Re-deflated, or `None` when that came out no smaller than `max_out`.
+    Deflated(Option<Vec<u8>>),
+    /// Over a limit, or not a clean zlib stream.
+    Failed(Outcome),
+}
+
+/// Inflate `input` (zlib) and, once it has given STREAM_FROM bytes, deflate
+/// what it gives chunk by chunk (flate2's zlib-rs at level 9; libdeflate
+/// has no streaming interface), so no more than STREAM_FROM + one chunk of
+/// decoded bytes is ever held. The checks are those of [`inflate_bounded`]:
+/// a strict end with a valid checksum, `limit` decoded bytes at most, and
+/// the document budget. Gives up as soon as the output passes `max_out`.
+fn restream_flate(
+    input: &[u8],
+    limit: usize,
+    max_out: usize,
+    budget: &Budget,
+    sizes: Streaming,
+) -> Restreamed {
+    use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+    let over = |o| Restreamed::Failed(o);
+    let mut inf = Decompress::new(true);
+    // Phase 1: inflate up to STREAM_FROM bytes into `buf`, as
+    // `inflate_bounded` would (one byte past `limit` means over it).
+    let cap = sizes.from.min(limit.saturating_add(1));
+    let mut buf: Vec<u8> = Vec::with_capacity(input.len().saturating_mul(4).clamp(64, cap));
+    loop {
+        let rest = input.get(inf.total_in() as usize..).unwrap_or_default();
+        if buf.len() == buf.capacity() {
+            if buf.len() >= cap {
+                if cap <= limit {
+                    break;
+                }
+                return over(Outcome::OverStreamLimit);
+            }
+            buf.reserve_exact(buf.len().max(64).min(cap - buf.len()));
+        }
+        let (in_before, out_before) = (inf.total_in(), buf.len());
+        match inf.decompress_vec(rest, &mut buf, FlushDecompress::None) {
+            Ok(Status::StreamEnd) if buf.len() > limit => return over(Outcome::OverStreamLimit),
+            Ok(Status::StreamEnd) => return Restreamed::Small(buf),
+            Ok(_) if inf.total_in() == in_before && buf.len() == out_before => {
+                if buf.len() < buf.capacity() {
+                    return over(Outcome::Undecodable);
+                }
+            }
+            Ok(_) => {}
+            Err(_) => return over(Outcome::Undecodable),
+        }
+    }
+    // Phase 2: deflate what we have, then inflate and deflate chunk by chunk.
+    let mut def = Compress::new(Compression::new(9), true);
+    let mut out: Vec<u8> = Vec::with_capacity(input.len().min(max_out.saturating_add(1)));
+    let mut decoded = 0usize;
+    let mut ended = false;
+    loop {
+        decoded = decoded.saturating_add(buf.len());
+        if decoded > limit {
+            return over(Outcome::OverStreamLimit);
+        }
+        if !budget.spend(buf.len()) {
+            return over(Outcome::OverDocumentLimit);
+        }
+        let flush = if ended {
+            FlushCompress::Finish
+        } else {
+            FlushCompress::None
+        };
+        let mut fed = 0usize;
+        loop {
+            if out.capacity() - out.len() < 64 * 1024 {
+                if out.len() > max_out {
+                    return Restreamed::Deflated(None);
+                }
+                out.reserve(out.len().max(64 * 1024));
+            }
+            let before = def.total_in();
+            let status = match def.compress_vec(&buf[fed..], &mut out, flush) {
+                Ok(s) => s,
+                Err(_) => return Restreamed::Deflated(None),
+            };
+            fed += (def.total_in() - before) as usize;
+            if out.len() > max_out {
+                return Restreamed::Deflated(None);
+            }
+            match status {
+                Status::StreamEnd => break,
+                _ if fed < buf.len() => {}
+                // All fed; when finishing, go on until the stream ends.
+                _ if ended => {}
+                _ => break,
+            }
+        }
+        if ended {
+            return Restreamed::Deflated(Some(out));
+        }
+        // Next chunk.
+        buf.clear();
+        if buf.capacity() > sizes.chunk {
+            buf.shrink_to(sizes.chunk);
+        }
+        buf.reserve_exact(sizes.chunk);
+        while buf.len() < sizes.chunk {
+            let rest = input.get(inf.total_in() as usize..).unwrap_or_default();
+            let (in_before, out_before) = (inf.total_in(), buf.len());
+            match inf.decompress_vec(rest, &mut buf, FlushDecompress::None) {
+                Ok(Status::StreamEnd) => {
+                    ended = true;
+                    break;
+                }
+                Ok(_) if inf.total_in() == in_before && buf.len() == out_before => {
+                    return over(Outcome::Undecodable);
+                }
+                Ok(_) => {}
+                Err(_) => return over(Outcome::Undecodable),
+            }
+        }
     }
 }
 
@@ -531,6 +700,98 @@ mod tests {
             max: u64::MAX,
             exhausted: AtomicBool::new(false),
         }
+    }
+
+    /// Small thresholds so the tests exercise several chunks quickly.
+    const SMALL: Streaming = Streaming {
+        from: 4096,
+        chunk: 10_000,
+    };
+
+    /// Compressible but not trivially so: ~300 KB decoded.
+    fn long_plain() -> Vec<u8> {
+        (0..300_000u32)
+            .map(|i| ((i / 3) % 97 + (i % 1000 / 250) * 40) as u8)
+            .collect()
+    }
+
+    #[test]
+    fn long_flate_streams_are_redeflated_chunk_by_chunk() {
+        let plain = long_plain();
+        let weak = zlib(&plain);
+        let Restreamed::Deflated(Some(c)) =
+            restream_flate(&weak, usize::MAX, weak.len() - 1, &budget(), SMALL)
+        else {
+            panic!("expected a smaller re-deflation");
+        };
+        assert!(c.len() < weak.len(), "{} vs {}", c.len(), weak.len());
+        assert_eq!(inflate_bounded(&c, usize::MAX).ok().unwrap(), plain);
+        // Below the threshold the inflated bytes come back for the usual path.
+        let short = zlib(&plain[..3000]);
+        assert!(matches!(
+            restream_flate(&short, usize::MAX, usize::MAX, &budget(), SMALL),
+            Restreamed::Small(p) if p == plain[..3000]
+        ));
+        // Through `reencode`, with predictor parameters carried as they were.
+        let mut parms = Dictionary::new();
+        parms.set("Predictor", 12);
+        parms.set("Columns", 100);
+        let mut dict = Dictionary::new();
+        dict.set("Filter", "FlateDecode");
+        dict.set("DecodeParms", parms.clone());
+        let s = Stream::new(dict, weak.clone());
+        let Outcome::Replaced(new) = reencode(&job_for(&s), usize::MAX, &budget()) else {
+            panic!("not replaced");
+        };
+        assert_eq!(new.params, vec![Some(parms)]);
+        assert_eq!(
+            inflate_bounded(&new.content, usize::MAX).ok().unwrap(),
+            plain
+        );
+    }
+
+    #[test]
+    fn long_flate_streams_keep_the_strict_checks() {
+        let plain = long_plain();
+        let weak = zlib(&plain);
+        let run = |input: &[u8], limit: usize, max_out: usize, b: &Budget| {
+            restream_flate(input, limit, max_out, b, SMALL)
+        };
+        // Truncated or with a broken checksum: left alone as undecodable.
+        let truncated = &weak[..weak.len() * 2 / 3];
+        assert!(matches!(
+            run(truncated, usize::MAX, usize::MAX, &budget()),
+            Restreamed::Failed(Outcome::Undecodable)
+        ));
+        let mut bad_sum = weak.clone();
+        let last = bad_sum.len() - 1;
+        bad_sum[last] ^= 0xff;
+        assert!(matches!(
+            run(&bad_sum, usize::MAX, usize::MAX, &budget()),
+            Restreamed::Failed(Outcome::Undecodable)
+        ));
+        // Past the stream limit, before and after the threshold.
+        for limit in [1000, 100_000] {
+            assert!(matches!(
+                run(&weak, limit, usize::MAX, &budget()),
+                Restreamed::Failed(Outcome::OverStreamLimit)
+            ));
+        }
+        // Past the document budget.
+        let tight = Budget {
+            used: AtomicU64::new(0),
+            max: 50_000,
+            exhausted: AtomicBool::new(false),
+        };
+        assert!(matches!(
+            run(&weak, usize::MAX, usize::MAX, &tight),
+            Restreamed::Failed(Outcome::OverDocumentLimit)
+        ));
+        // Not smaller than allowed: nothing to replace.
+        assert!(matches!(
+            run(&weak, usize::MAX, 100, &budget()),
+            Restreamed::Deflated(None)
+        ));
     }
 
     #[test]
