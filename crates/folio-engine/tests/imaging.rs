@@ -202,7 +202,7 @@ fn depth_limit_marks_images_uncertain() {
 
 fn decoded(doc: &Document, obj: u32) -> DecodedImage {
     let s = doc.get_object((obj, 0)).unwrap().as_stream().unwrap();
-    match decode_image(doc, s, &Ctx::default()).unwrap() {
+    match decode_image(doc, s, &Ctx::default(), 1).unwrap() {
         Decoded::Image(i) => i,
         Decoded::Keep(r) => panic!("object {obj} kept: {r}"),
     }
@@ -883,7 +883,7 @@ fn soft_mask_is_resampled_with_its_image() {
         m.dict.get(b"Filter").unwrap().as_name().unwrap(),
         b"FlateDecode"
     );
-    match decode_image(&doc, m, &Ctx::default()).unwrap() {
+    match decode_image(&doc, m, &Ctx::default(), 1).unwrap() {
         Decoded::Image(i) => {
             // Centre opaque, corners transparent, as before.
             let px = &i.pixels.data;

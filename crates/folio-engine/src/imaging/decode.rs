@@ -23,6 +23,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use lopdf::{Dictionary, Document, Object, Stream};
 
+use super::shrink::{self, Geometry, RowPredictor, Shrunk};
 use crate::{Ctx, Result};
 
 /// How the samples of a decoded image are to be read.
@@ -133,15 +134,15 @@ fn num(o: &Object) -> Option<f32> {
 
 /// A parsed image colour space.
 #[derive(Debug, Clone)]
-struct ColorSpaceInfo {
-    model: ColorModel,
+pub(super) struct ColorSpaceInfo {
+    pub(super) model: ColorModel,
     /// What to write back as `/ColorSpace` for normalised pixels.
     object: Object,
     indexed: Option<Palette>,
 }
 
 #[derive(Debug, Clone)]
-struct Palette {
+pub(super) struct Palette {
     hival: usize,
     /// `(hival + 1) × base channels` bytes.
     lookup: Vec<u8>,
@@ -347,7 +348,23 @@ fn resolve_dict_refs(doc: &Document, d: &Dictionary) -> Dictionary {
 ///
 /// Errors only on cancellation / wall time; every property of the image that
 /// we do not handle gives `Ok(Decoded::Keep(reason))`.
-pub fn decode_image(doc: &Document, stream: &Stream, ctx: &Ctx) -> Result<Decoded> {
+///
+/// `shrink` (≥ 1) is how many times smaller per axis the caller will make
+/// the image: a big Flate image is then averaged down by that factor while
+/// it decodes ([`super::shrink`]) and comes back `ceil(w / shrink) ×
+/// ceil(h / shrink)`; other images come back at full size whatever it is.
+pub fn decode_image(doc: &Document, stream: &Stream, ctx: &Ctx, shrink: u32) -> Result<Decoded> {
+    decode_image_with(doc, stream, ctx, shrink, SHRINK_FROM)
+}
+
+/// [`decode_image`], streaming images of `shrink_from` decoded bytes and more.
+fn decode_image_with(
+    doc: &Document,
+    stream: &Stream,
+    ctx: &Ctx,
+    shrink: u32,
+    shrink_from: usize,
+) -> Result<Decoded> {
     ctx.check()?;
     let dict = &stream.dict;
     if matches!(get(doc, dict, b"ImageMask"), Some(Object::Boolean(true))) {
@@ -450,6 +467,39 @@ pub fn decode_image(doc: &Document, stream: &Stream, ctx: &Ctx) -> Result<Decode
             let Some(need) = row_bytes.and_then(|r| r.checked_mul(h as usize)) else {
                 return keep("image size overflows");
             };
+            if shrink >= 2
+                && need >= shrink_from
+                && need <= max_stream
+                && let [(b"FlateDecode", params)] = chain.as_slice()
+                && let Some(predictor) = row_predictor(doc, *params, w, comps, bpc)
+            {
+                let g = Geometry {
+                    width: w,
+                    height: h,
+                    bpc,
+                    comps,
+                };
+                return Ok(
+                    match shrink::flate_shrunk(
+                        &stream.content,
+                        predictor,
+                        g,
+                        &cs,
+                        &decode_arr,
+                        shrink,
+                        ctx,
+                    )? {
+                        Shrunk::Pixels(pixels) => Decoded::Image(DecodedImage {
+                            pixels,
+                            color_space: cs.object,
+                            source: SourceCodec::Lossless,
+                            bits_per_component: bpc,
+                            was_indexed: cs.indexed.is_some(),
+                        }),
+                        Shrunk::Keep(reason) => Decoded::Keep(reason),
+                    },
+                );
+            }
             // Producers pad streams a little; anything far beyond what the
             // image can hold is refused rather than inflated.
             let limit = need
@@ -481,6 +531,39 @@ pub fn decode_image(doc: &Document, stream: &Stream, ctx: &Ctx) -> Result<Decode
         bits_per_component: bpc,
         was_indexed: cs.indexed.is_some(),
     }))
+}
+
+/// Decoded size from which an image to be downsampled by 2 or more is
+/// averaged down while it decodes instead of being inflated whole.
+const SHRINK_FROM: usize = 32 << 20;
+
+/// The row predictor of a Flate layer with parameters `p`, when the
+/// streamed decoder handles it: none, or PNG filters whose geometry is the
+/// image's. `None` sends the image down the whole-buffer path.
+fn row_predictor(
+    doc: &Document,
+    p: Option<&Dictionary>,
+    w: u32,
+    comps: usize,
+    bpc: u8,
+) -> Option<RowPredictor> {
+    let Some(p) = p else {
+        return Some(RowPredictor::None);
+    };
+    match int(doc, p, b"Predictor").unwrap_or(1) {
+        ..=1 => Some(RowPredictor::None),
+        10..=15 => {
+            let colors = int(doc, p, b"Colors").unwrap_or(1);
+            let bits = int(doc, p, b"BitsPerComponent").unwrap_or(8);
+            let columns = int(doc, p, b"Columns").unwrap_or(1);
+            (colors == comps as i64 && bits == bpc as i64 && columns == w as i64).then(|| {
+                RowPredictor::Png {
+                    bpp: (comps * bpc as usize / 8).max(1),
+                }
+            })
+        }
+        _ => None,
+    }
 }
 
 /// JPEG 2000 decodes to more memory per pixel than the final 8-bit buffer
@@ -624,7 +707,7 @@ fn is_identity(decode: &[(f32, f32)]) -> bool {
 
 /// Turn raw samples into normalised 8-bit pixels (Decode applied, palette
 /// expanded). `None` when the data is too short.
-fn normalise(
+pub(super) fn normalise(
     raw: Vec<u8>,
     w: u32,
     h: u32,
@@ -837,7 +920,7 @@ mod tests {
     }
 
     fn decode(d: &Document, s: &Stream) -> Decoded {
-        decode_image(d, s, &Ctx::default()).unwrap()
+        decode_image(d, s, &Ctx::default(), 1).unwrap()
     }
 
     fn pixels(d: Decoded) -> DecodedImage {
@@ -845,6 +928,139 @@ mod tests {
             Decoded::Image(i) => i,
             Decoded::Keep(r) => panic!("kept: {r}"),
         }
+    }
+
+    fn zlib(data: &[u8]) -> Vec<u8> {
+        crate::deflate::zlib(data).unwrap()
+    }
+
+    /// The reference: full-size pixels averaged over k × k blocks.
+    fn box_average(px: &Pixels, k: usize) -> Pixels {
+        let (w, h, ch) = (px.width as usize, px.height as usize, px.model.channels());
+        let (ow, oh) = (w.div_ceil(k), h.div_ceil(k));
+        let mut data = Vec::new();
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for c in 0..ch {
+                    let (mut sum, mut n) = (0u32, 0u32);
+                    for y in oy * k..((oy + 1) * k).min(h) {
+                        for x in ox * k..((ox + 1) * k).min(w) {
+                            sum += px.data[(y * w + x) * ch + c] as u32;
+                            n += 1;
+                        }
+                    }
+                    data.push(((sum + n / 2) / n) as u8);
+                }
+            }
+        }
+        Pixels {
+            width: ow as u32,
+            height: oh as u32,
+            model: px.model,
+            data,
+        }
+    }
+
+    fn streamed(d: &Document, s: &Stream, k: u32) -> Decoded {
+        decode_image_with(d, s, &Ctx::default(), k, 0).unwrap()
+    }
+
+    #[test]
+    fn big_flate_images_average_down_while_decoding() {
+        let d = doc();
+        let (w, h) = (23u32, 17u32);
+        let rgb: Vec<u8> = (0..w * h * 3).map(|i| ((i * 37) % 251) as u8).collect();
+        let predicted = crate::imaging::encode::png_predict(&rgb, w as usize * 3, 3, h as usize);
+        let with_png = image(
+            dictionary! {
+                "Subtype" => "Image", "Width" => w, "Height" => h,
+                "ColorSpace" => "DeviceRGB", "BitsPerComponent" => 8,
+                "Filter" => "FlateDecode",
+                "DecodeParms" => dictionary! {
+                    "Predictor" => 15, "Colors" => 3, "BitsPerComponent" => 8, "Columns" => w,
+                },
+            },
+            zlib(&predicted),
+        );
+        // 4-bit gray with an inverting /Decode, no predictor.
+        let gray4: Vec<u8> = (0..(w as usize).div_ceil(2) * h as usize)
+            .map(|i| (i * 29 % 256) as u8)
+            .collect();
+        let gray = image(
+            dictionary! {
+                "Subtype" => "Image", "Width" => w, "Height" => h,
+                "ColorSpace" => "DeviceGray", "BitsPerComponent" => 4,
+                "Decode" => vec![1.into(), 0.into()], "Filter" => "FlateDecode",
+            },
+            zlib(&gray4),
+        );
+        // An 8-bit palette of 4 colours.
+        let pal: Vec<u8> = vec![255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 9, 9];
+        let idx: Vec<u8> = (0..w * h).map(|i| (i % 4) as u8).collect();
+        let indexed = image(
+            dictionary! {
+                "Subtype" => "Image", "Width" => w, "Height" => h,
+                "ColorSpace" => vec!["Indexed".into(), "DeviceRGB".into(), 3.into(), Object::string_literal(pal)],
+                "BitsPerComponent" => 8, "Filter" => "FlateDecode",
+            },
+            zlib(&idx),
+        );
+        for s in [&with_png, &gray, &indexed] {
+            let full = pixels(decode(&d, s));
+            for k in [2u32, 3, 5] {
+                let small = pixels(streamed(&d, s, k));
+                let want = box_average(&full.pixels, k as usize);
+                assert_eq!(
+                    (small.pixels.width, small.pixels.height),
+                    (want.width, want.height)
+                );
+                assert_eq!(small.pixels.data, want.data, "k = {k}");
+                assert_eq!(small.color_space, full.color_space);
+                assert_eq!(small.was_indexed, full.was_indexed);
+            }
+        }
+    }
+
+    #[test]
+    fn streamed_decoding_keeps_what_it_cannot_read() {
+        let d = doc();
+        let (w, h) = (16u32, 12u32);
+        let gray: Vec<u8> = (0..w * h).map(|i| (i * 7 % 256) as u8).collect();
+        let dict = |parms: Option<Dictionary>| {
+            let mut dd = dictionary! {
+                "Subtype" => "Image", "Width" => w, "Height" => h,
+                "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8,
+                "Filter" => "FlateDecode",
+            };
+            if let Some(p) = parms {
+                dd.set("DecodeParms", p);
+            }
+            dd
+        };
+        let kept = |dec: Decoded| match dec {
+            Decoded::Keep(r) => r,
+            Decoded::Image(_) => panic!("decoded"),
+        };
+        // Rows missing at the end.
+        let z = zlib(&gray[..gray.len() / 2]);
+        assert!(kept(streamed(&d, &image(dict(None), z), 2)).contains("truncated"));
+        // A PNG filter byte that does not exist.
+        let mut rows = Vec::new();
+        for r in gray.chunks(w as usize) {
+            rows.push(7u8);
+            rows.extend_from_slice(r);
+        }
+        let png = dictionary! { "Predictor" => 15, "Columns" => w };
+        let s = image(dict(Some(png)), zlib(&rows));
+        assert!(kept(streamed(&d, &s, 2)).contains("predictor"));
+        // Not zlib at all.
+        let s = image(dict(None), b"definitely not zlib data".to_vec());
+        assert!(kept(streamed(&d, &s, 2)).contains("decompress"));
+        // A TIFF predictor is not streamed: the image comes back whole.
+        let tiff = dictionary! { "Predictor" => 2, "Columns" => w };
+        let s = image(dict(Some(tiff)), zlib(&gray));
+        let img = pixels(streamed(&d, &s, 2));
+        assert_eq!((img.pixels.width, img.pixels.height), (w, h));
     }
 
     #[test]

@@ -281,7 +281,7 @@ fn filter_row(row: &[u8], prev: &[u8], bpp: usize, cand: &mut [Vec<u8>; 5]) {
     }
 }
 
-/// [`paeth`] as selects instead of branches, so the loop vectorises.
+/// [`super::shrink::paeth`] as selects instead of branches, so the loop vectorises.
 #[inline(always)]
 fn paeth_branchless(a: u8, b: u8, c: u8) -> u8 {
     let (ai, bi, ci) = (a as i16, b as i16, c as i16);
@@ -290,21 +290,6 @@ fn paeth_branchless(a: u8, b: u8, c: u8) -> u8 {
     let pc = (ai + bi - 2 * ci).abs();
     let bc = if pb <= pc { b } else { c };
     if pa <= pb && pa <= pc { a } else { bc }
-}
-
-#[cfg(test)]
-fn paeth(a: u8, b: u8, c: u8) -> u8 {
-    let p = a as i16 + b as i16 - c as i16;
-    let pa = (p - a as i16).abs();
-    let pb = (p - b as i16).abs();
-    let pc = (p - c as i16).abs();
-    if pa <= pb && pa <= pc {
-        a
-    } else if pb <= pc {
-        b
-    } else {
-        c
-    }
 }
 
 /// Flate with PNG predictors: the stream bytes and its `/DecodeParms`.
@@ -322,6 +307,7 @@ pub fn encode_flate(px: &Pixels) -> Option<(Vec<u8>, Dictionary)> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::shrink::paeth;
     use super::*;
 
     #[test]

@@ -2,7 +2,9 @@
 //! `strong` compression levels.
 //!
 //! - [`placement`]: how large each image is drawn, hence its effective ppi
-//! - [`decode`]: image XObject → normalised 8-bit pixels (or "keep it")
+//! - [`decode`]: image XObject → normalised 8-bit pixels (or "keep it");
+//!   big Flate scans that will be downsampled are averaged down while they
+//!   decode (`shrink`)
 //! - [`encode`]: resampling, photo/graphic classification, JPEG and Flate
 //! - [`ssim`]: structural similarity, to check renders before and after
 //!
@@ -16,6 +18,7 @@
 pub mod decode;
 pub mod encode;
 pub mod placement;
+mod shrink;
 pub mod ssim;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -480,11 +483,6 @@ fn process_one(
     if w < policy.min_side || h < policy.min_side {
         return kept_because("small image");
     }
-    let img = match decode::decode_image(doc, stream, ctx)? {
-        Decoded::Image(i) => i,
-        Decoded::Keep(reason) => return kept_because(&reason),
-    };
-
     // Target size per axis from the largest drawn size.
     let target = policy.effective_ppi();
     let (mut nw, mut nh) = (w, h);
@@ -509,6 +507,17 @@ fn process_one(
         }
     }
     let resized = (nw, nh) != (w, h);
+    // A big image that shrinks to half or less is averaged down by the
+    // whole factor while it decodes; the resampling below does the rest.
+    let shrink = if resized {
+        (w / nw.max(1)).min(h / nh.max(1)).max(1)
+    } else {
+        1
+    };
+    let img = match decode::decode_image(doc, stream, ctx, shrink)? {
+        Decoded::Image(i) => i,
+        Decoded::Keep(reason) => return kept_because(&reason),
+    };
     let DecodedImage {
         pixels,
         color_space,
@@ -523,7 +532,7 @@ fn process_one(
             encode::classify(&pixels, limited)
         }
     };
-    let pixels = if resized {
+    let pixels = if (pixels.width, pixels.height) != (nw, nh) {
         let filter = if kind == ContentKind::Graphic {
             ResizeFilter::CatmullRom
         } else {
@@ -699,7 +708,7 @@ fn resample_mask(
     let Some((mw, mh)) = placement::image_size(doc, mid) else {
         return Ok(None);
     };
-    let img = match decode::decode_image(doc, ms, ctx)? {
+    let img = match decode::decode_image(doc, ms, ctx, 1)? {
         Decoded::Image(i) if i.pixels.model == decode::ColorModel::Gray => i,
         _ => return Ok(None),
     };
