@@ -196,6 +196,12 @@ impl<'d> Preflight<'d> {
         if filters.is_empty() {
             return self.add_decoded(s.content.len() as u64);
         }
+        if let [b"FlateDecode"] = filters.as_slice() {
+            return match inflated_len(&s.content, self.stream_limit()) {
+                Inflated::Len(n) => self.add_decoded(n),
+                Inflated::OverLimit => Err(self.over_stream_limit()),
+            };
+        }
         match s.decompressed_content_with_limit(self.stream_limit()) {
             Ok(data) => self.add_decoded(data.len() as u64),
             Err(
@@ -205,6 +211,14 @@ impl<'d> Preflight<'d> {
             // fallback); what matters here is only that nothing decodes huge.
             Err(_) => Ok(()),
         }
+    }
+
+    /// The error lopdf's bounded decoders give for a stream past the limit.
+    fn over_stream_limit(&self) -> Error {
+        lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded {
+            limit: self.stream_limit(),
+        })
+        .into()
     }
 
     fn stream_limit(&self) -> usize {
@@ -241,7 +255,17 @@ impl<'d> Preflight<'d> {
             .iter()
             .position(|f| is_image_filter(f))
             .unwrap_or(filters.len());
+        let jpeg_next = filters
+            .get(split)
+            .is_some_and(|f| *f == b"DCTDecode" || *f == b"DCT");
         let head: Option<Vec<u8>> = if split == 0 {
+            None
+        } else if split == 1 && filters[0] == b"FlateDecode" && !jpeg_next {
+            // Only the size matters: count it without keeping the bytes.
+            match inflated_len(&s.content, self.stream_limit()) {
+                Inflated::Len(n) => self.add_decoded(n)?,
+                Inflated::OverLimit => return Err(self.over_stream_limit()),
+            }
             None
         } else {
             let mut prefix = s.clone();
@@ -269,10 +293,7 @@ impl<'d> Preflight<'d> {
         };
         // A JPEG's header decides what the decoder allocates, whatever the
         // dictionary claims.
-        if filters
-            .get(split)
-            .is_some_and(|f| *f == b"DCTDecode" || *f == b"DCT")
-        {
+        if jpeg_next {
             let data = head.as_deref().unwrap_or(&s.content);
             if let Some((jw, jh)) = jpeg_dimensions(data) {
                 self.ensure_pixels(jw as u64, jh as u64)?;
@@ -287,6 +308,63 @@ impl<'d> Preflight<'d> {
             self.limits.max_image_pixels,
             w.saturating_mul(h),
         )
+    }
+}
+
+/// What [`inflated_len`] found.
+#[derive(Debug, PartialEq, Eq)]
+enum Inflated {
+    Len(u64),
+    OverLimit,
+}
+
+/// How many bytes lopdf's Flate decoder would give for `z`, counted
+/// through a small buffer and stopped past `limit`, with its leniency: the
+/// bytes before an error count, and data that gives nothing as zlib is read
+/// as raw deflate after its 2-byte header (lopdf drops the last chunk
+/// before an error; counting it is only safer). Decoding streams whole only to
+/// measure them held a 9000 × 9000 scan's 243 MB (twice that while the
+/// buffer grew) before each render of its page. (Counted before a predictor
+/// is undone, which only makes the data smaller.)
+fn inflated_len(z: &[u8], limit: usize) -> Inflated {
+    use flate2::Decompress;
+    let (n, failed) = match count_inflated(Decompress::new(true), z, limit) {
+        Ok(r) => r,
+        Err(over) => return over,
+    };
+    if failed && n == 0 && z.len() > 2 {
+        return match count_inflated(Decompress::new(false), &z[2..], limit) {
+            Ok((n, _)) => Inflated::Len(n),
+            Err(over) => over,
+        };
+    }
+    Inflated::Len(n)
+}
+
+/// Bytes `d` inflates `z` to, and whether it stopped on an error or
+/// truncated data; `Err` past `limit`.
+fn count_inflated(
+    mut d: flate2::Decompress,
+    z: &[u8],
+    limit: usize,
+) -> std::result::Result<(u64, bool), Inflated> {
+    use flate2::{FlushDecompress, Status};
+    let mut scratch = vec![0u8; 64 * 1024];
+    loop {
+        let rest = z.get(d.total_in() as usize..).unwrap_or_default();
+        let (i0, o0) = (d.total_in(), d.total_out());
+        let status = d.decompress(rest, &mut scratch, FlushDecompress::None);
+        if d.total_out() > limit as u64 {
+            return Err(Inflated::OverLimit);
+        }
+        match status {
+            Ok(Status::StreamEnd) => return Ok((d.total_out(), false)),
+            Ok(_) if d.total_in() == i0 && d.total_out() == o0 => {
+                return Ok((d.total_out(), true));
+            }
+            Ok(_) => {}
+            Err(_) => return Ok((d.total_out(), true)),
+        }
     }
 }
 
@@ -354,6 +432,53 @@ pub(crate) fn hayro_error(e: hayro_syntax::LoadPdfError, password: Option<&str>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inflated_len_counts_what_lopdf_decodes() {
+        use std::io::Write;
+        let plain: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(&plain).unwrap();
+        let z = e.finish().unwrap();
+        let mut bad_sum = z.clone();
+        let n = bad_sum.len();
+        bad_sum[n - 1] ^= 0xff;
+        let mut raw =
+            flate2::write::DeflateEncoder::new(vec![0x78, 0x00], flate2::Compression::default());
+        raw.write_all(&plain[..5000]).unwrap();
+        let raw = raw.finish().unwrap();
+        let cases: [&[u8]; 6] = [
+            &z,
+            &z[..z.len() / 3],
+            &bad_sum,
+            &raw,
+            b"garbage data here",
+            b"",
+        ];
+        for (i, data) in cases.into_iter().enumerate() {
+            let mut dict = Dictionary::new();
+            dict.set("Filter", "FlateDecode");
+            let lopdf_len = Stream::new(dict, data.to_vec())
+                .decompressed_content_with_limit(1 << 30)
+                .map(|d| d.len() as u64)
+                .unwrap_or(0);
+            let Inflated::Len(ours) = inflated_len(data, 1 << 30) else {
+                panic!("case {i}: over the limit");
+            };
+            if i == 1 || i == 2 || i == 4 {
+                // Truncated, failing its checksum, or garbage: lopdf drops
+                // the last chunk it read before the error; counting it too
+                // only makes the bound safer.
+                assert!(ours >= lopdf_len && ours <= plain.len() as u64, "case {i}");
+                assert!(i == 4 || ours > 0, "case {i}");
+            } else {
+                assert_eq!(ours, lopdf_len, "case {i}");
+            }
+        }
+        assert_eq!(inflated_len(&z, 200_000), Inflated::Len(200_000));
+        assert_eq!(inflated_len(&z, 199_999), Inflated::OverLimit);
+        assert_eq!(inflated_len(&raw, 4_999), Inflated::OverLimit);
+    }
 
     #[test]
     fn jpeg_header_is_read() {
