@@ -29,23 +29,22 @@ const MIN_UNFILTERED: usize = 64;
 /// encoding of an unfiltered stream must save more than this.
 const FILTER_ENTRY_COST: usize = 18;
 
-/// Decoded size from which a stream whose only filter is Flate is
-/// re-deflated chunk by chunk ([`restream_flate`]) instead of being
-/// inflated whole: libdeflate needs its whole input in one buffer, and a
-/// 9000 × 9000 RGB scan (ocrmypdf__multipage, 450 KB stored) made that one
-/// 243 MB buffer, where qpdf streams it in 10 MB.
-const STREAM_FROM: usize = 32 << 20;
-/// Bytes inflated, then deflated, per step of [`restream_flate`].
-const STREAM_CHUNK: usize = 1 << 20;
-/// [`restream_flate`]'s sizes: from how many decoded bytes, in which steps.
+/// When [`restream_flate`] streams a stream whose only filter is Flate.
 #[derive(Debug, Clone, Copy)]
 struct Streaming {
+    /// Decoded bytes from which the stream is re-deflated chunk by chunk
+    /// instead of being inflated whole.
     from: usize,
+    /// Bytes inflated, then deflated, per step.
     chunk: usize,
 }
+
+/// libdeflate needs its whole input in one buffer, and a 9000 × 9000 RGB
+/// scan (ocrmypdf__multipage, 450 KB stored) made that one 243 MB buffer,
+/// where qpdf streams it in 10 MB: past 32 MB, stream.
 const STREAMING: Streaming = Streaming {
-    from: STREAM_FROM,
-    chunk: STREAM_CHUNK,
+    from: 32 << 20,
+    chunk: 1 << 20,
 };
 
 /// Counts from one pass, for the report.
@@ -349,7 +348,7 @@ fn reencode(job: &Job, limit: usize, budget: &Budget) -> Outcome {
 
     // The first layer, when already inflated below.
     let mut inflated: Option<Vec<u8>> = None;
-    // A lone Flate layer that inflates past STREAM_FROM: re-deflate it as
+    // A lone Flate layer that inflates past STREAMING.from: re-deflate it as
     // a stream (same bytes underneath, predictor parameters untouched).
     if let [only] = filters.as_slice()
         && only.as_slice() == b"FlateDecode"
@@ -454,7 +453,7 @@ fn reencode(job: &Job, limit: usize, budget: &Budget) -> Outcome {
 
 /// What [`restream_flate`] made of a stream.
 enum Restreamed {
-    /// It inflates to less than STREAM_FROM (these bytes): the usual path
+    /// It inflates to less than `from` (these bytes): the usual path
     /// takes it from here.
     Small(Vec<u8>),
     /// Re-deflated, or `None` when that came out no smaller than `max_out`.
@@ -463,9 +462,9 @@ enum Restreamed {
     Failed(Outcome),
 }
 
-/// Inflate `input` (zlib) and, once it has given STREAM_FROM bytes, deflate
+/// Inflate `input` (zlib) and, once it has given `sizes.from` bytes, deflate
 /// what it gives chunk by chunk (flate2's zlib-rs at level 9; libdeflate
-/// has no streaming interface), so no more than STREAM_FROM + one chunk of
+/// has no streaming interface), so no more than `from` + one chunk of
 /// decoded bytes is ever held. The checks are those of [`inflate_bounded`]:
 /// a strict end with a valid checksum, `limit` decoded bytes at most, and
 /// the document budget. Gives up as soon as the output passes `max_out`.
@@ -476,36 +475,18 @@ fn restream_flate(
     budget: &Budget,
     sizes: Streaming,
 ) -> Restreamed {
-    use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+    use flate2::{Compress, Compression, Decompress, FlushCompress, Status};
     let over = |o| Restreamed::Failed(o);
     let mut inf = Decompress::new(true);
-    // Phase 1: inflate up to STREAM_FROM bytes into `buf`, as
-    // `inflate_bounded` would (one byte past `limit` means over it).
+    // Phase 1: inflate up to `from` bytes into `buf` (one byte past `limit`
+    // means over it).
     let cap = sizes.from.min(limit.saturating_add(1));
-    let mut buf: Vec<u8> = Vec::with_capacity(input.len().saturating_mul(4).clamp(64, cap));
-    loop {
-        let rest = input.get(inf.total_in() as usize..).unwrap_or_default();
-        if buf.len() == buf.capacity() {
-            if buf.len() >= cap {
-                if cap <= limit {
-                    break;
-                }
-                return over(Outcome::OverStreamLimit);
-            }
-            buf.reserve_exact(buf.len().max(64).min(cap - buf.len()));
-        }
-        let (in_before, out_before) = (inf.total_in(), buf.len());
-        match inf.decompress_vec(rest, &mut buf, FlushDecompress::None) {
-            Ok(Status::StreamEnd) if buf.len() > limit => return over(Outcome::OverStreamLimit),
-            Ok(Status::StreamEnd) => return Restreamed::Small(buf),
-            Ok(_) if inf.total_in() == in_before && buf.len() == out_before => {
-                if buf.len() < buf.capacity() {
-                    return over(Outcome::Undecodable);
-                }
-            }
-            Ok(_) => {}
-            Err(_) => return over(Outcome::Undecodable),
-        }
+    let mut buf: Vec<u8> = Vec::with_capacity(input.len().saturating_mul(4).max(64).min(cap));
+    match inflate_upto(&mut inf, input, &mut buf, cap) {
+        Err(_) => return over(Outcome::Undecodable),
+        Ok(_) if buf.len() > limit => return over(Outcome::OverStreamLimit),
+        Ok(true) => return Restreamed::Small(buf),
+        Ok(false) => {}
     }
     // Phase 2: deflate what we have, then inflate and deflate chunk by chunk.
     let mut def = Compress::new(Compression::new(9), true);
@@ -559,20 +540,9 @@ fn restream_flate(
             buf.shrink_to(sizes.chunk);
         }
         buf.reserve_exact(sizes.chunk);
-        while buf.len() < sizes.chunk {
-            let rest = input.get(inf.total_in() as usize..).unwrap_or_default();
-            let (in_before, out_before) = (inf.total_in(), buf.len());
-            match inf.decompress_vec(rest, &mut buf, FlushDecompress::None) {
-                Ok(Status::StreamEnd) => {
-                    ended = true;
-                    break;
-                }
-                Ok(_) if inf.total_in() == in_before && buf.len() == out_before => {
-                    return over(Outcome::Undecodable);
-                }
-                Ok(_) => {}
-                Err(_) => return over(Outcome::Undecodable),
-            }
+        match inflate_upto(&mut inf, input, &mut buf, sizes.chunk) {
+            Ok(end) => ended = end,
+            Err(_) => return over(Outcome::Undecodable),
         }
     }
 }
@@ -615,38 +585,43 @@ fn decode_layer(
 /// one reader's guess). Output past `limit` is `OverLimit`, detected before
 /// the buffer grows past `limit + 1`.
 fn inflate_bounded(input: &[u8], limit: usize) -> std::result::Result<Vec<u8>, LayerError> {
-    use flate2::{Decompress, FlushDecompress, Status};
-    let mut d = Decompress::new(true);
-    let cap_max = limit.saturating_add(1);
-    let mut out: Vec<u8> = Vec::with_capacity(input.len().saturating_mul(4).max(64).min(cap_max));
-    loop {
-        if out.len() == out.capacity() {
-            if out.len() >= cap_max {
-                return Err(LayerError::OverLimit);
-            }
-            let grow = out.len().max(64).min(cap_max - out.len());
-            out.reserve_exact(grow);
+    let mut d = flate2::Decompress::new(true);
+    let cap = limit.saturating_add(1);
+    let mut out: Vec<u8> = Vec::with_capacity(input.len().saturating_mul(4).max(64).min(cap));
+    match inflate_upto(&mut d, input, &mut out, cap)? {
+        true if out.len() <= limit => Ok(out),
+        _ => Err(LayerError::OverLimit),
+    }
+}
+
+/// Inflate `input` with `d`, from where `d` stopped, into `buf` until the
+/// zlib stream ends (`Ok(true)`) or `buf` holds `cap` bytes (`Ok(false)`),
+/// growing `buf` by doubling up to `cap`. Bad data, a bad checksum, or input
+/// that stops before the end is `Corrupt`.
+fn inflate_upto(
+    d: &mut flate2::Decompress,
+    input: &[u8],
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> std::result::Result<bool, LayerError> {
+    use flate2::{FlushDecompress, Status};
+    while buf.len() < cap {
+        if buf.len() == buf.capacity() {
+            buf.reserve_exact(buf.len().max(64).min(cap - buf.len()));
         }
-        let consumed = usize::try_from(d.total_in()).unwrap_or(usize::MAX);
-        let rest = input.get(consumed..).unwrap_or_default();
-        let (in_before, out_before) = (d.total_in(), out.len());
-        match d.decompress_vec(rest, &mut out, FlushDecompress::None) {
-            Ok(Status::StreamEnd) => break,
-            Ok(_) => {
-                if d.total_in() == in_before && out.len() == out_before {
-                    // No progress with room to spare: the input is truncated.
-                    if out.len() < out.capacity() {
-                        return Err(LayerError::Corrupt);
-                    }
-                }
+        let rest = input.get(d.total_in() as usize..).unwrap_or_default();
+        let (in_before, out_before) = (d.total_in(), buf.len());
+        match d.decompress_vec(rest, buf, FlushDecompress::None) {
+            Ok(Status::StreamEnd) => return Ok(true),
+            // No progress with room to spare: the input is truncated.
+            Ok(_) if d.total_in() == in_before && buf.len() == out_before => {
+                return Err(LayerError::Corrupt);
             }
+            Ok(_) => {}
             Err(_) => return Err(LayerError::Corrupt),
         }
     }
-    if out.len() > limit {
-        return Err(LayerError::OverLimit);
-    }
-    Ok(out)
+    Ok(false)
 }
 
 #[cfg(test)]

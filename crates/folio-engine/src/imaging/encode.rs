@@ -281,7 +281,7 @@ fn filter_row(row: &[u8], prev: &[u8], bpp: usize, cand: &mut [Vec<u8>; 5]) {
     }
 }
 
-/// [`super::shrink::paeth`] as selects instead of branches, so the loop vectorises.
+/// The PNG Paeth predictor as selects instead of branches, so the loop vectorises.
 #[inline(always)]
 fn paeth_branchless(a: u8, b: u8, c: u8) -> u8 {
     let (ai, bi, ci) = (a as i16, b as i16, c as i16);
@@ -307,8 +307,25 @@ pub fn encode_flate(px: &Pixels) -> Option<(Vec<u8>, Dictionary)> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::shrink::paeth;
     use super::*;
+
+    /// The PNG Paeth predictor as RFC 2083 §6.6 writes it: the reference
+    /// for `paeth_branchless`.
+    fn paeth(a: u8, b: u8, c: u8) -> u8 {
+        let p = a as i16 + b as i16 - c as i16;
+        let (pa, pb, pc) = (
+            (p - a as i16).abs(),
+            (p - b as i16).abs(),
+            (p - c as i16).abs(),
+        );
+        if pa <= pb && pa <= pc {
+            a
+        } else if pb <= pc {
+            b
+        } else {
+            c
+        }
+    }
 
     #[test]
     fn sample_bands_takes_one_band_in_eight() {

@@ -10,6 +10,8 @@
 //! while the buffer grew, and resampled through 180 MB more; this holds the
 //! 61 MB result and a few rows.
 
+use lopdf::filters::png::{self, FilterType};
+
 use super::decode::{ColorSpaceInfo, Pixels, normalise};
 use crate::{Ctx, Result};
 
@@ -26,8 +28,8 @@ pub enum Shrunk {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowPredictor {
     None,
-    /// PNG filters (`/Predictor` 10–15): a filter byte before each row;
-    /// `bpp` bytes per pixel (at least 1).
+    /// PNG filters (`/Predictor` 10–15): a filter byte before each row,
+    /// undone with lopdf's `decode_row`; `bpp` bytes per pixel (at least 1).
     Png {
         bpp: usize,
     },
@@ -106,10 +108,11 @@ pub fn flate_shrunk(
                 }
                 filled += got;
             }
-            if let RowPredictor::Png { bpp } = predictor
-                && !unfilter(enc[0], &mut enc[1..], &prev, bpp)
-            {
-                return keep("bad PNG predictor in image data");
+            if let RowPredictor::Png { bpp } = predictor {
+                let Ok(kind) = FilterType::try_from(enc[0]) else {
+                    return keep("bad PNG predictor in image data");
+                };
+                png::decode_row(kind, bpp, &prev, &mut enc[1..]);
             }
             prev.copy_from_slice(&enc[lead..]);
             band.extend_from_slice(&prev);
@@ -167,60 +170,5 @@ fn average_band(
         let cols = k.min(w - ox * k) as u32;
         let n = cols * rows as u32;
         out.extend(block.iter().map(|&s| ((s + n / 2) / n) as u8));
-    }
-}
-
-/// Undo PNG filter `kind` on `row` in place, given the previous unfiltered
-/// row. False for an unknown filter type.
-fn unfilter(kind: u8, row: &mut [u8], prev: &[u8], bpp: usize) -> bool {
-    let n = row.len();
-    let bpp = bpp.clamp(1, n.max(1));
-    match kind {
-        0 => {}
-        1 => {
-            for i in bpp..n {
-                row[i] = row[i].wrapping_add(row[i - bpp]);
-            }
-        }
-        2 => {
-            for (v, &up) in row.iter_mut().zip(prev) {
-                *v = v.wrapping_add(up);
-            }
-        }
-        3 => {
-            for i in 0..n {
-                let left = if i >= bpp { row[i - bpp] as u16 } else { 0 };
-                row[i] = row[i].wrapping_add(((left + prev[i] as u16) / 2) as u8);
-            }
-        }
-        4 => {
-            for i in 0..n {
-                let (a, c) = if i >= bpp {
-                    (row[i - bpp], prev[i - bpp])
-                } else {
-                    (0, 0)
-                };
-                row[i] = row[i].wrapping_add(paeth(a, prev[i], c));
-            }
-        }
-        _ => return false,
-    }
-    true
-}
-
-/// The PNG Paeth predictor (RFC 2083 §6.6).
-pub(super) fn paeth(a: u8, b: u8, c: u8) -> u8 {
-    let p = a as i16 + b as i16 - c as i16;
-    let (pa, pb, pc) = (
-        (p - a as i16).abs(),
-        (p - b as i16).abs(),
-        (p - c as i16).abs(),
-    );
-    if pa <= pb && pa <= pc {
-        a
-    } else if pb <= pc {
-        b
-    } else {
-        c
     }
 }
