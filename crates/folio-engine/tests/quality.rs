@@ -303,3 +303,44 @@ fn sampled_estimate_skips_only_hopeless_jpeg_reencodes() {
     assert_eq!(images[0]["action"]["kind"], "jpeg", "{images}");
     assert!(strong.files[0].bytes.len() < input.len() * 9 / 10);
 }
+
+/// The 9000 × 9000 scan of ocrmypdf__multipage (page 2) is averaged down
+/// while it decodes; the gate renders the original page from those averaged
+/// pixels instead of decoding the scan whole (302 MB for that one render).
+/// The score it reports must be the one a full render of the original
+/// gives: the stand-in may not make the gate more lenient.
+#[test]
+fn a_reduced_reference_scores_like_the_full_original() {
+    let input = dev("ocrmypdf__multipage.pdf");
+    let ctx = Ctx::default();
+    for lvl in [Level::Balanced, Level::Strong] {
+        let out = run(&input, &level(lvl)).unwrap();
+        let q = &out.report.details["quality"];
+        assert_eq!(q["reference_images_reduced"].as_u64(), Some(1), "{q}");
+        let gate = q["pages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["page"] == 2)
+            .and_then(|p| p["ssim"].as_f64())
+            .unwrap_or_else(|| panic!("page 2 not checked: {q}"));
+        let dpi = compress::quality::GATE_DPI;
+        let full = folio_engine::render::render_gray(&input, None, 2, dpi, &ctx).unwrap();
+        let after =
+            folio_engine::render::render_gray(&out.files[0].bytes, None, 2, dpi, &ctx).unwrap();
+        let measured = ssim_any_size(
+            GrayImage::new(full.width, full.height, &full.pixels).unwrap(),
+            GrayImage::new(after.width, after.height, &after.pixels).unwrap(),
+        )
+        .unwrap();
+        eprintln!("{lvl:?}: page 2 gate {gate}, full render {measured:.5}");
+        assert!(
+            (gate - measured).abs() <= 0.001,
+            "{lvl:?}: gate {gate} vs full render {measured}"
+        );
+    }
+    // Images that decode at full size leave no stand-in.
+    let out = run(&dev("deb__octave.pdf"), &level(Level::Balanced)).unwrap();
+    let q = &out.report.details["quality"];
+    assert_eq!(q["reference_images_reduced"].as_u64(), Some(0), "{q}");
+}

@@ -21,11 +21,18 @@ pub struct ImageStats {
 
 /// The image policy of a level; `None` for `Level::Lossless`.
 pub fn policy(level: Level) -> Option<ImagePolicy> {
-    match level {
-        Level::Lossless => None,
-        Level::Balanced => Some(ImagePolicy::balanced()),
-        Level::Strong => Some(ImagePolicy::strong()),
-    }
+    let policy = match level {
+        Level::Lossless => return None,
+        Level::Balanced => ImagePolicy::balanced(),
+        Level::Strong => ImagePolicy::strong(),
+    };
+    // Scans averaged down to at least the gate's resolution leave their
+    // averaged pixels for the gate's renders of the original (see
+    // `super::reference_pdf`).
+    Some(ImagePolicy {
+        reference_ppi: Some(super::quality::GATE_DPI),
+        ..policy
+    })
 }
 
 /// Describe an image pass in `report` (notes, counts, per-image actions).

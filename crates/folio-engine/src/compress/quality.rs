@@ -35,6 +35,8 @@ pub type PageScores = Vec<(u32, Option<f64>)>;
 pub struct Original {
     doc: RenderDoc,
     cache: std::sync::Mutex<(usize, HashMap<u32, GrayImage>)>,
+    /// Images drawn from an averaged stand-in (see `super::reference_pdf`).
+    reduced_images: usize,
 }
 
 impl Original {
@@ -42,7 +44,21 @@ impl Original {
         Ok(Original {
             doc: RenderDoc::open(input, password, ctx)?,
             cache: std::sync::Mutex::new((0, HashMap::new())),
+            reduced_images: 0,
         })
+    }
+
+    /// Mark this as opened from a reference in which `n` images are
+    /// averaged stand-ins for the input's.
+    pub fn with_reduced_images(self, n: usize) -> Self {
+        Original {
+            reduced_images: n,
+            ..self
+        }
+    }
+
+    pub fn reduced_images(&self) -> usize {
+        self.reduced_images
     }
 
     fn cached(&self, page: u32) -> Option<GrayImage> {

@@ -57,6 +57,11 @@ pub struct ImagePolicy {
     pub batch_images: usize,
     /// Rough decoded bytes allowed per batch (one image always proceeds).
     pub batch_bytes: u64,
+    /// When set, an image averaged down while it decodes ([`shrink`]) to at
+    /// least this resolution on the page also leaves a lossless copy of the
+    /// averaged pixels in [`ImagePass::references`], for the quality gate
+    /// to render the original page from instead of the full scan.
+    pub reference_ppi: Option<f32>,
 }
 
 impl ImagePolicy {
@@ -72,6 +77,7 @@ impl ImagePolicy {
             min_reencode_gain: 0.1,
             batch_images: 6,
             batch_bytes: 768 << 20,
+            reference_ppi: None,
         }
     }
 
@@ -210,6 +216,9 @@ pub struct ImagePass {
     pub pages: HashMap<ObjectId, BTreeSet<u32>>,
     /// Streams this pass replaced (images and their soft masks).
     pub rewritten: HashSet<ObjectId>,
+    /// Reduced lossless stand-ins for original images (see
+    /// [`ImagePolicy::reference_ppi`]), by the id of the image they stand for.
+    pub references: HashMap<ObjectId, Stream>,
 }
 
 /// Recompress the images of `doc` according to `policy`, in place.
@@ -265,6 +274,7 @@ pub fn recompress_images_with(
     let total = images.len().max(1);
     let mut done = 0usize;
     let mut rewritten = HashSet::new();
+    let mut references = HashMap::new();
     let mut queue = images.into_iter().peekable();
     while queue.peek().is_some() {
         ctx.check()?;
@@ -307,12 +317,16 @@ pub fn recompress_images_with(
                     Some(Override::Keep) => Ok(Outcome {
                         action: kept_by_gate(doc_ref, id, p),
                         replacement: None,
+                        reference: None,
                     }),
                 }
             })
             .collect();
         for r in results {
             let out = r?;
+            if let Some(s) = out.reference {
+                references.insert(out.action.id, s);
+            }
             if let Some((s, mask)) = out.replacement {
                 doc.objects.insert(out.action.id, Object::Stream(s));
                 rewritten.insert(out.action.id);
@@ -330,6 +344,7 @@ pub fn recompress_images_with(
         actions,
         pages: placements.pages,
         rewritten,
+        references,
     })
 }
 
@@ -445,6 +460,8 @@ fn rewrite_dict(d: &mut Dictionary, map: &HashMap<ObjectId, ObjectId>) {
 struct Outcome {
     action: ImageAction,
     replacement: Option<(Stream, Option<(ObjectId, Stream)>)>,
+    /// See [`ImagePass::references`].
+    reference: Option<Stream>,
 }
 
 /// The encoded candidate for one image.
@@ -468,6 +485,7 @@ fn process_one(
         Ok(Outcome {
             action,
             replacement: None,
+            reference: None,
         })
     };
     let Ok(Object::Stream(stream)) = doc.get_object(id) else {
@@ -525,6 +543,21 @@ fn process_one(
         was_indexed,
         ..
     } = img;
+    // Averaged down while decoding, and still finer than the gate looks:
+    // those pixels can stand in for the scan when the gate renders the
+    // original page (see `ImagePolicy::reference_ppi`).
+    let reference_wanted = (pixels.width, pixels.height) != (w, h)
+        && policy
+            .reference_ppi
+            .zip(placement)
+            .is_some_and(|(min, p)| {
+                let min = f64::from(min);
+                p.min_ppi_x * f64::from(pixels.width) / f64::from(w.max(1)) >= min
+                    && p.min_ppi_y * f64::from(pixels.height) / f64::from(h.max(1)) >= min
+            })
+        // A colour-key mask names original sample values, which averaged
+        // and normalised pixels no longer have.
+        && !matches!(stream.dict.get(b"Mask"), Ok(Object::Array(_)));
     let kind = match source {
         SourceCodec::Jpeg => ContentKind::Photo,
         SourceCodec::Lossless | SourceCodec::Jpx => {
@@ -532,31 +565,38 @@ fn process_one(
             encode::classify(&pixels, limited)
         }
     };
-    let pixels = if (pixels.width, pixels.height) != (nw, nh) {
+    let resampled = if (pixels.width, pixels.height) != (nw, nh) {
         let filter = if kind == ContentKind::Graphic {
             ResizeFilter::CatmullRom
         } else {
             ResizeFilter::Lanczos3
         };
         match encode::resize(&pixels, nw, nh, filter) {
-            Some(p) => p,
+            Some(p) => Some(p),
             None => return kept_because("resampling failed"),
         }
     } else {
-        pixels
+        None
     };
+    let px = resampled.as_ref().unwrap_or(&pixels);
     ctx.check()?;
     let lossy_source = matches!(source, SourceCodec::Jpeg | SourceCodec::Jpx);
-    if lossy_source
-        && !resized
-        && kind == ContentKind::Photo
-        && !jpeg_may_pay(&pixels, before, policy)
-    {
+    if lossy_source && !resized && kind == ContentKind::Photo && !jpeg_may_pay(px, before, policy) {
         return kept_because("re-encoding saves too little (estimated)");
     }
-    let Some(enc) = encode_best(&pixels, kind, policy) else {
+    // The stand-in is deflated on the other core while the image encodes.
+    let (enc, reference) = rayon::join(
+        || encode_best(px, kind, policy),
+        || {
+            reference_wanted
+                .then(|| reference_stream(&stream.dict, &pixels, color_space.clone()))
+                .flatten()
+        },
+    );
+    let Some(enc) = enc else {
         return kept_because("encoding failed");
     };
+    drop(resampled);
     drop(pixels);
 
     // Resample the soft mask along with the image when it is ours alone.
@@ -629,6 +669,7 @@ fn process_one(
             same_pixels,
         },
         replacement: Some((new_stream, new_mask)),
+        reference,
     })
 }
 
@@ -689,6 +730,21 @@ fn encode_best(px: &Pixels, kind: ContentKind, policy: &ImagePolicy) -> Option<E
             (j, f) => j.or(f),
         },
     }
+}
+
+/// A lossless stand-in for an original image, from the pixels it was
+/// decoded to (see [`ImagePolicy::reference_ppi`]). Deflated at the fastest
+/// level without predictors: it only lives until the gate has opened it.
+fn reference_stream(old: &Dictionary, px: &Pixels, color_space: Object) -> Option<Stream> {
+    use std::io::Write;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(&px.data).ok()?;
+    let enc = Encoded {
+        bytes: z.finish().ok()?,
+        jpeg: false,
+        parms: None,
+    };
+    Some(build_stream(old, px.width, px.height, color_space, &enc))
 }
 
 /// Decode and resample the soft mask `mid` of a `w × h` image resampled to
