@@ -16,7 +16,7 @@ mod images;
 pub mod quality;
 mod streams;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use lopdf::{Document, Object, ObjectId};
 
@@ -344,7 +344,7 @@ fn lossy(
 ) -> Result<Attempt> {
     let mut original: Option<quality::Original> = None;
     let Some(target) = target else {
-        let (attempt, gate) = gated(&mut doc, policy, floor, base, &mut original, ctx)?;
+        let (attempt, gate) = gated(&mut doc, policy, floor, base, &mut original, false, ctx)?;
         gate.describe(floor, report);
         return Ok(attempt);
     };
@@ -354,7 +354,7 @@ fn lossy(
             quality_scale: scale,
             ..policy.clone()
         };
-        let (attempt, gate) = gated(&mut doc, p, floor, base, &mut original, ctx)?;
+        let (attempt, gate) = gated(&mut doc, p, floor, base, &mut original, true, ctx)?;
         let size = attempt.bytes.len() as u64;
         tracing::debug!(scale, size, target, "target size search");
         let better = best
@@ -441,17 +441,28 @@ fn round4(v: f64) -> f64 {
 /// changed, and back off the images of pages under the floor (gentler
 /// scale, then the original) until every page holds or nothing is left to
 /// back off.
+///
+/// The first round checks every page an altered image is drawn on; a later
+/// round only the pages of the images it re-did. The image pass is
+/// deterministic, so every other image comes out as it did and the scores
+/// of its pages stand. `search` is set for the steps of a target-size
+/// search, which all look at the same pages: the original's renders are
+/// kept for them.
 fn gated(
     doc: &mut Source,
     policy: ImagePolicy,
     floor: f64,
     base: &Base<'_>,
     original: &mut Option<quality::Original>,
+    search: bool,
     ctx: &Ctx,
 ) -> Result<(Attempt, Gate)> {
     let mut overrides: HashMap<ObjectId, Override> = HashMap::new();
     let mut gate = Gate::default();
     let mut policy = policy;
+    let mut scores: BTreeMap<u32, Option<f64>> = BTreeMap::new();
+    // Images whose override changed in the last round (`None` in the first).
+    let mut redone: Option<HashSet<ObjectId>> = None;
     loop {
         ctx.check()?;
         gate.rounds += 1;
@@ -480,6 +491,16 @@ fn gated(
             gate.scores.clear();
             return Ok((attempt, gate));
         }
+        let to_check: BTreeSet<u32> = match &redone {
+            None => pages.clone(),
+            Some(ids) => ids
+                .iter()
+                .filter_map(|id| attempt.pass.pages.get(id))
+                .flatten()
+                .filter(|p| pages.contains(p))
+                .copied()
+                .collect(),
+        };
         if original.is_none() {
             let reference = reference_pdf(base, references, ctx)?;
             let opened = match &reference {
@@ -491,7 +512,8 @@ fn gated(
                         quality::Original::open(base.input, base.password, ctx)
                     }),
                 None => quality::Original::open(base.input, base.password, ctx),
-            };
+            }
+            .map(|o| if search { o.keeping_all_renders() } else { o });
             drop(reference);
             match opened {
                 Ok(o) => *original = Some(o),
@@ -514,17 +536,21 @@ fn gated(
             return Ok((attempt, gate));
         };
         gate.reduced_references = orig.reduced_images();
-        let scores = quality::page_scores(orig, &attempt.bytes, &pages, &ctx.span(0.8, 0.95))?;
+        let fresh =
+            quality::page_scores(orig, &attempt.bytes, &to_check, floor, &ctx.span(0.8, 0.95))?;
+        scores.extend(fresh);
+        // Pages none of whose images is altered any more are the original's.
+        scores.retain(|p, _| pages.contains(p));
         let failing: BTreeSet<u32> = scores
             .iter()
             .filter(|(_, s)| s.is_some_and(|s| s < floor))
             .map(|(p, _)| *p)
             .collect();
-        gate.scores = scores;
+        gate.scores = scores.iter().map(|(p, s)| (*p, *s)).collect();
         if failing.is_empty() {
             return Ok((attempt, gate));
         }
-        let mut escalated = false;
+        let mut now_redone = HashSet::new();
         for id in &changed {
             let on_failing = attempt
                 .pass
@@ -547,13 +573,14 @@ fn gated(
                 Some(Override::Keep) => continue,
             };
             overrides.insert(*id, next);
-            escalated = true;
+            now_redone.insert(*id);
         }
-        if !escalated {
+        if now_redone.is_empty() {
             // The pages under the floor differ for reasons other than the
             // images (or only in images already kept): nothing left to try.
             return Ok((attempt, gate));
         }
+        redone = Some(now_redone);
     }
 }
 

@@ -35,6 +35,8 @@ pub type PageScores = Vec<(u32, Option<f64>)>;
 pub struct Original {
     doc: RenderDoc,
     cache: std::sync::Mutex<(usize, HashMap<u32, GrayImage>)>,
+    /// Keep every page's render, not only those under the floor.
+    keep_all: bool,
     /// Images drawn from an averaged stand-in (see `super::reference_pdf`).
     reduced_images: usize,
 }
@@ -44,6 +46,7 @@ impl Original {
         Ok(Original {
             doc: RenderDoc::open(input, password, ctx)?,
             cache: std::sync::Mutex::new((0, HashMap::new())),
+            keep_all: false,
             reduced_images: 0,
         })
     }
@@ -61,21 +64,35 @@ impl Original {
         self.reduced_images
     }
 
+    /// Keep the renders of pages that pass too (within the cache's budget):
+    /// for a target-size search, where every step re-checks every page.
+    /// By default only pages under the floor are kept, the only ones a
+    /// later round of the same pass looks at again.
+    pub fn keeping_all_renders(self) -> Self {
+        Original {
+            keep_all: true,
+            ..self
+        }
+    }
+
     fn cached(&self, page: u32) -> Option<GrayImage> {
         self.cache.lock().ok()?.1.get(&page).cloned()
     }
 
-    fn remember(&self, page: u32, img: &GrayImage) {
+    fn remember(&self, page: u32, img: GrayImage) {
         if let Ok(mut c) = self.cache.lock()
+            && !c.1.contains_key(&page)
             && c.0 + img.pixels.len() <= ORIGINAL_CACHE_BYTES
         {
             c.0 += img.pixels.len();
-            c.1.insert(page, img.clone());
+            c.1.insert(page, img);
         }
     }
 }
 
-/// SSIM of `pages` (1-based) between the original and `output`.
+/// SSIM of `pages` (1-based) between the original and `output`. The
+/// original's render of a page that scores under `floor` is kept for the
+/// next round.
 ///
 /// Errors only on cancellation or the time limit. An output that cannot be
 /// opened or rendered scores 0 on every page it should have shown.
@@ -83,6 +100,7 @@ pub fn page_scores(
     original: &Original,
     output: &[u8],
     pages: &BTreeSet<u32>,
+    floor: f64,
     ctx: &Ctx,
 ) -> Result<PageScores> {
     let pages: Vec<u32> = pages.iter().copied().collect();
@@ -105,7 +123,7 @@ pub fn page_scores(
                     .map(|d| d.renderer(ctx).render_gray(page, GATE_DPI, ctx))
             },
         );
-        return Ok(vec![score(page, a, b, ctx)?]);
+        return Ok(vec![score(original, page, a, b, floor, ctx)?]);
     }
     let results: Vec<Result<PageScores>> = pages
         .par_chunks(PAGES_PER_TASK)
@@ -121,7 +139,7 @@ pub fn page_scores(
                     Ok(_) => after.as_mut().map(|r| r.render_gray(page, GATE_DPI, ctx)),
                     Err(_) => None,
                 };
-                scores.push(score(page, a, b, ctx)?);
+                scores.push(score(original, page, a, b, floor, ctx)?);
             }
             Ok(scores)
         })
@@ -143,17 +161,19 @@ fn render_original(
     if let Some(img) = original.cached(page) {
         return Ok(img);
     }
-    let img = renderer.render_gray(page, GATE_DPI, ctx)?;
-    original.remember(page, &img);
-    Ok(img)
+    renderer.render_gray(page, GATE_DPI, ctx)
 }
 
 /// One page's score from its two renders (`after` is `None` when the output
-/// did not open). Errors only on cancellation or the time limit.
+/// did not open); keeps the original's render when the page is under
+/// `floor` (or the original keeps all). Errors only on cancellation or the
+/// time limit.
 fn score(
+    original: &Original,
     page: u32,
     before: Result<GrayImage>,
     after: Option<Result<GrayImage>>,
+    floor: f64,
     ctx: &Ctx,
 ) -> Result<(u32, Option<f64>)> {
     let a = match before {
@@ -173,6 +193,9 @@ fn score(
         }
         None => 0.0,
     };
+    if s < floor || original.keep_all {
+        original.remember(page, a);
+    }
     Ok((page, Some(s)))
 }
 
