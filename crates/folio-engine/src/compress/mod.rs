@@ -345,7 +345,7 @@ fn lossy(
     let mut original: Option<quality::Original> = None;
     let Some(target) = target else {
         let (attempt, gate) = gated(&mut doc, policy, floor, base, &mut original, false, ctx)?;
-        gate.describe(floor, report);
+        gate.describe(floor, original.as_ref(), report);
         return Ok(attempt);
     };
     let mut best: Option<(Attempt, Gate)> = None;
@@ -371,7 +371,7 @@ fn lossy(
         }
     }
     let (attempt, gate) = best.ok_or_else(|| Error::Internal("no compression attempt".into()))?;
-    gate.describe(floor, report);
+    gate.describe(floor, original.as_ref(), report);
     Ok(attempt)
 }
 
@@ -382,12 +382,11 @@ struct Gate {
     scores: quality::PageScores,
     backed_off: usize,
     kept: usize,
-    /// Images the original's renders drew from an averaged copy.
-    reduced_references: usize,
 }
 
 impl Gate {
-    fn describe(&self, floor: f64, report: &mut Report) {
+    /// `original` is what the gate rendered the input from, if anything.
+    fn describe(&self, floor: f64, original: Option<&quality::Original>, report: &mut Report) {
         let mut q = serde_json::Map::new();
         q.insert("min_ssim_floor".into(), floor.into());
         // Resolution of the comparison renders (0 when nothing was rendered).
@@ -403,7 +402,7 @@ impl Gate {
         q.insert("images_kept_by_gate".into(), self.kept.into());
         q.insert(
             "reference_images_reduced".into(),
-            self.reduced_references.into(),
+            original.map_or(0, quality::Original::reduced_images).into(),
         );
         if let Some((min, median)) = quality::summary(&self.scores) {
             q.insert("ssim_min".into(), round4(min).into());
@@ -502,20 +501,7 @@ fn gated(
                 .collect(),
         };
         if original.is_none() {
-            let reference = reference_pdf(base, references, ctx)?;
-            let opened = match &reference {
-                Some((bytes, n)) => quality::Original::open(bytes, None, ctx)
-                    .map(|o| o.with_reduced_images(*n))
-                    .or_else(|e| {
-                        ctx.check()?;
-                        tracing::warn!("quality gate: the reduced reference does not open: {e}");
-                        quality::Original::open(base.input, base.password, ctx)
-                    }),
-                None => quality::Original::open(base.input, base.password, ctx),
-            }
-            .map(|o| if search { o.keeping_all_renders() } else { o });
-            drop(reference);
-            match opened {
+            match open_original(base, references, search, ctx) {
                 Ok(o) => *original = Some(o),
                 Err(e) => {
                     ctx.check()?;
@@ -535,7 +521,6 @@ fn gated(
         let Some(orig) = original.as_ref() else {
             return Ok((attempt, gate));
         };
-        gate.reduced_references = orig.reduced_images();
         let fresh =
             quality::page_scores(orig, &attempt.bytes, &to_check, floor, &ctx.span(0.8, 0.95))?;
         scores.extend(fresh);
@@ -582,6 +567,33 @@ fn gated(
         }
         redone = Some(now_redone);
     }
+}
+
+/// The original for the gate to render: from [`reference_pdf`] when the
+/// image pass left stand-ins and that opens, from the input otherwise.
+/// Errors when the input does not open for rendering (or on cancellation).
+fn open_original(
+    base: &Base<'_>,
+    references: HashMap<ObjectId, lopdf::Stream>,
+    search: bool,
+    ctx: &Ctx,
+) -> Result<quality::Original> {
+    let original = match reference_pdf(base, references, ctx)? {
+        Some((bytes, n)) => match quality::Original::open(&bytes, None, ctx) {
+            Ok(o) => o.with_reduced_images(n),
+            Err(e) => {
+                ctx.check()?;
+                tracing::warn!("quality gate: the reduced reference does not open: {e}");
+                quality::Original::open(base.input, base.password, ctx)?
+            }
+        },
+        None => quality::Original::open(base.input, base.password, ctx)?,
+    };
+    Ok(if search {
+        original.keeping_all_renders()
+    } else {
+        original
+    })
 }
 
 /// The input with its biggest scans replaced by the averaged pixels the
