@@ -385,3 +385,77 @@ fn scores_after_back_off_rounds_match_the_final_output() {
         assert!(reported >= 0.999, "page {page}: {reported}");
     }
 }
+
+/// One 3400 × 3400 RGB scan (35 MB decoded, so it is averaged down while it
+/// decodes) drawn at 300 ppi on an 816-pt page, with `mask` as its /Mask.
+fn big_scan_pdf(mask: Option<lopdf::Object>) -> Vec<u8> {
+    use lopdf::{Document, Object, Stream, dictionary};
+    const SIDE: u32 = 3400;
+    let mut doc = Document::with_version("1.7");
+    let pages_id = doc.new_object_id();
+    let mut s = 7u32;
+    let mut data = Vec::with_capacity((SIDE * SIDE * 3) as usize);
+    for y in 0..SIDE {
+        for x in 0..SIDE {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            let n = (s % 7) as u8;
+            data.extend([(x / 14) as u8 + n, (y / 14) as u8 + n, 128 + n]);
+        }
+    }
+    let mut dict = dictionary! {
+        "Type" => "XObject", "Subtype" => "Image", "Width" => SIDE as i64,
+        "Height" => SIDE as i64, "ColorSpace" => "DeviceRGB", "BitsPerComponent" => 8,
+    };
+    if let Some(m) = mask {
+        dict.set("Mask", m);
+    }
+    let mut img = Stream::new(dict, data);
+    img.compress().unwrap();
+    let img_id = doc.add_object(img);
+    let content_id = doc.add_object(Stream::new(
+        dictionary! {},
+        b"q 816 0 0 816 0 0 cm /Im Do Q".to_vec(),
+    ));
+    let page_id = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id,
+        "MediaBox" => vec![0.into(), 0.into(), 816.into(), 816.into()],
+        "Contents" => content_id,
+        "Resources" => dictionary! { "XObject" => dictionary! { "Im" => img_id } },
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(
+            dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 },
+        ),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+/// A colour-key /Mask names sample values of the original encoding, which
+/// averaged pixels no longer have: such a scan is kept as it is (`decode`
+/// refuses it), so it never gets a stand-in and the gate has nothing to
+/// render. The same scan without the mask is downsampled, and the gate
+/// renders its page from the stand-in.
+#[test]
+fn only_a_scan_without_colour_key_mask_gets_a_stand_in() {
+    let out = run(&big_scan_pdf(None), &level(Level::Balanced)).unwrap();
+    let images = &out.report.details["images"];
+    assert_eq!(images[0]["action"]["kind"], "downsampled_jpeg", "{images}");
+    let q = &out.report.details["quality"];
+    assert_eq!(q["pages_checked"].as_u64(), Some(1), "{q}");
+    assert_eq!(q["reference_images_reduced"].as_u64(), Some(1), "{q}");
+
+    let key: Vec<lopdf::Object> = [0, 5, 0, 5, 0, 5].into_iter().map(Into::into).collect();
+    let out = run(&big_scan_pdf(Some(key.into())), &level(Level::Balanced)).unwrap();
+    let images = &out.report.details["images"];
+    assert_eq!(images[0]["action"]["reason"], "colour-key mask", "{images}");
+    let q = &out.report.details["quality"];
+    assert_eq!(q["pages_checked"].as_u64(), Some(0), "{q}");
+    assert_eq!(q["reference_images_reduced"].as_u64(), Some(0), "{q}");
+}

@@ -547,17 +547,11 @@ fn process_one(
     // those pixels can stand in for the scan when the gate renders the
     // original page (see `ImagePolicy::reference_ppi`).
     let reference_wanted = (pixels.width, pixels.height) != (w, h)
-        && policy
-            .reference_ppi
-            .zip(placement)
-            .is_some_and(|(min, p)| {
-                let min = f64::from(min);
-                p.min_ppi_x * f64::from(pixels.width) / f64::from(w.max(1)) >= min
-                    && p.min_ppi_y * f64::from(pixels.height) / f64::from(h.max(1)) >= min
-            })
-        // A colour-key mask names original sample values, which averaged
-        // and normalised pixels no longer have.
-        && !matches!(stream.dict.get(b"Mask"), Ok(Object::Array(_)));
+        && policy.reference_ppi.zip(placement).is_some_and(|(min, p)| {
+            let min = f64::from(min);
+            p.min_ppi_x * f64::from(pixels.width) / f64::from(w.max(1)) >= min
+                && p.min_ppi_y * f64::from(pixels.height) / f64::from(h.max(1)) >= min
+        });
     let kind = match source {
         SourceCodec::Jpeg => ContentKind::Photo,
         SourceCodec::Lossless | SourceCodec::Jpx => {
