@@ -42,8 +42,10 @@ enum Entry {
 
 /// Serialise `doc` with object streams and a compressed cross-reference
 /// stream. The document's own `/Length` entries are ignored: each stream is
-/// written with the length of its data.
-pub fn write(doc: &Document, numbers: Option<&NumberTexts>) -> Result<Vec<u8>> {
+/// written with the length of its data. Object streams and the
+/// cross-reference stream are deflated at libdeflate level `level` (see
+/// [`crate::deflate`]).
+pub fn write(doc: &Document, numbers: Option<&NumberTexts>, level: i32) -> Result<Vec<u8>> {
     let version = if doc.version.as_str() < "1.5" {
         "1.5"
     } else {
@@ -81,7 +83,7 @@ pub fn write(doc: &Document, numbers: Option<&NumberTexts>) -> Result<Vec<u8>> {
     let chunks: Vec<&[(ObjectId, &Object)]> = packed.chunks(OBJECTS_PER_STREAM).collect();
     let streams: Vec<Vec<u8>> = chunks
         .par_iter()
-        .map(|chunk| object_stream(chunk, numbers))
+        .map(|chunk| object_stream(chunk, numbers, level))
         .collect();
 
     let mut entries: BTreeMap<u32, Entry> = BTreeMap::new();
@@ -108,7 +110,7 @@ pub fn write(doc: &Document, numbers: Option<&NumberTexts>) -> Result<Vec<u8>> {
     let xref_offset = out.len() as u64;
     entries.insert(xref_id, Entry::Direct(xref_offset, 0));
     let size = xref_id + 1;
-    let xref = xref_stream(&entries, size, &doc.trailer)?;
+    let xref = xref_stream(&entries, size, &doc.trailer, level)?;
     write_raw_indirect(&mut out, (xref_id, 0), &xref);
     out.extend_from_slice(format!("startxref\n{xref_offset}\n%%EOF\n").as_bytes());
     Ok(out)
@@ -372,7 +374,11 @@ impl NumberTexts {
 }
 
 /// A complete object stream object body (dictionary + data) for `members`.
-fn object_stream(members: &[(ObjectId, &Object)], numbers: Option<&NumberTexts>) -> Vec<u8> {
+fn object_stream(
+    members: &[(ObjectId, &Object)],
+    numbers: Option<&NumberTexts>,
+    level: i32,
+) -> Vec<u8> {
     let mut table = String::new();
     let mut body: Vec<u8> = Vec::new();
     for (id, obj) in members {
@@ -386,7 +392,7 @@ fn object_stream(members: &[(ObjectId, &Object)], numbers: Option<&NumberTexts>)
     let first = table.len();
     let mut data = table.into_bytes();
     data.extend_from_slice(&body);
-    let (content, filtered) = match crate::deflate::zlib(&data) {
+    let (content, filtered) = match crate::deflate::zlib_within_at(&data, usize::MAX, level) {
         Some(c) => (c, true),
         None => (data, false),
     };
@@ -414,7 +420,12 @@ fn width(v: u64) -> usize {
 
 /// The cross-reference stream object body for `entries` (which must include
 /// the stream itself), with the document trailer's own keys merged in.
-fn xref_stream(entries: &BTreeMap<u32, Entry>, size: u32, trailer: &Dictionary) -> Result<Vec<u8>> {
+fn xref_stream(
+    entries: &BTreeMap<u32, Entry>,
+    size: u32,
+    trailer: &Dictionary,
+    level: i32,
+) -> Result<Vec<u8>> {
     // Field widths from the largest values.
     let (mut max2, mut max3) = (0u64, 0u64);
     for e in entries.values() {
@@ -482,7 +493,7 @@ fn xref_stream(entries: &BTreeMap<u32, Entry>, size: u32, trailer: &Dictionary) 
         prev.clear();
         prev.extend_from_slice(r);
     }
-    let content = crate::deflate::zlib(&predicted)
+    let content = crate::deflate::zlib_within_at(&predicted, usize::MAX, level)
         .ok_or_else(|| Error::Internal("deflating the cross-reference stream failed".into()))?;
 
     let mut dict = Dictionary::new();
@@ -559,7 +570,7 @@ mod tests {
         doc.objects.insert((900, 0), Object::Integer(7));
         let root = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
         doc.trailer.set("Root", root);
-        let bytes = write(&doc, None).unwrap();
+        let bytes = write(&doc, None, crate::deflate::LEVEL).unwrap();
         let back = Document::load_mem(&bytes).unwrap();
         assert_eq!(back.get_pages().len(), 1);
         assert_eq!(back.get_object((900, 0)).unwrap().as_i64().unwrap(), 7);
@@ -585,7 +596,7 @@ mod tests {
             n.add_tokens(b"[604.00391 -.25 3]");
             n
         };
-        let bytes = write(&doc, Some(&numbers)).unwrap();
+        let bytes = write(&doc, Some(&numbers), crate::deflate::LEVEL).unwrap();
         let back = Document::load_mem(&bytes).unwrap();
         let d = back.get_dictionary(id).unwrap();
         assert_eq!(d.get(b"S").unwrap().as_str().unwrap(), tricky.as_slice());

@@ -303,7 +303,7 @@ pub fn write(
     mode: WriteMode,
     ctx: &Ctx,
 ) -> Result<Vec<u8>> {
-    write_with_numbers(doc, expected_pages, mode, None, ctx)
+    write_with_numbers(doc, expected_pages, mode, None, crate::deflate::LEVEL, ctx)
 }
 
 pub use crate::compact::NumberTexts;
@@ -317,12 +317,14 @@ pub fn number_texts(input: &[u8], doc: &Document, ctx: &Ctx) -> NumberTexts {
 }
 
 /// [`write`], writing real numbers with their input texts in
-/// [`WriteMode::Compact`] (lopdf holds them as `f32`, which rounds them).
+/// [`WriteMode::Compact`] (lopdf holds them as `f32`, which rounds them) and
+/// deflating its object streams at libdeflate level `level`.
 pub fn write_with_numbers(
     doc: &mut Document,
     expected_pages: u32,
     mode: WriteMode,
     numbers: Option<&NumberTexts>,
+    level: i32,
     ctx: &Ctx,
 ) -> Result<Vec<u8>> {
     ctx.check()?;
@@ -336,7 +338,7 @@ pub fn write_with_numbers(
             if doc.version.as_str() < "1.5" {
                 doc.version = "1.5".to_string();
             }
-            out = crate::compact::write(doc, numbers)?;
+            out = crate::compact::write(doc, numbers, level)?;
             Ok(())
         }
     };

@@ -69,8 +69,14 @@ pub fn rotate(input: &[u8], opts: &RotateOptions, ctx: &Ctx) -> Result<Output> {
     ctx.progress(0.5);
     document::repair_page_tree(&mut doc, ctx.limits.max_depth);
     doc.prune_objects();
-    let bytes =
-        document::write_with_numbers(&mut doc, count, WriteMode::Compact, Some(&numbers), ctx)?;
+    let bytes = document::write_with_numbers(
+        &mut doc,
+        count,
+        WriteMode::Compact,
+        Some(&numbers),
+        crate::deflate::LEVEL,
+        ctx,
+    )?;
     report.detail("pages_rotated", selection.len() as u64);
     report.detail("angle", u64::from(opts.angle));
     ctx.progress(1.0);

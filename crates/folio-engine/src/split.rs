@@ -444,6 +444,7 @@ impl<'a> Source<'a> {
             pages,
             WriteMode::Compact,
             Some(numbers),
+            crate::deflate::LEVEL,
             self.ctx,
         )?;
         Ok(Part { bytes, stats })

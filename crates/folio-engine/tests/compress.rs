@@ -421,6 +421,41 @@ fn lossless_renders_identically() {
     assert!(compared >= 30, "only {compared} files compared");
 }
 
+/// On a file without images the lossy levels differ from lossless only in
+/// how hard they deflate: `balanced` at the fast level (a little larger,
+/// same pages), `strong` at the strongest (the very bytes of lossless).
+#[test]
+fn balanced_deflates_faster_and_strong_as_hard_as_lossless() {
+    let bytes = dev("pdfcpu__itu-t81.pdf");
+    let at = |level| {
+        let opts = CompressOptions {
+            level,
+            ..Default::default()
+        };
+        run(&bytes, &opts).expect("compress").files.remove(0).bytes
+    };
+    let (lossless, balanced, strong) =
+        (at(Level::Lossless), at(Level::Balanced), at(Level::Strong));
+    assert_eq!(strong, lossless, "strong deflates at lossless's level");
+    assert_ne!(balanced, lossless, "balanced deflates at its own level");
+    let ratio = balanced.len() as f64 / lossless.len() as f64;
+    println!(
+        "itu-t81: lossless {} bytes, balanced {} ({ratio:.4})",
+        lossless.len(),
+        balanced.len()
+    );
+    assert!(
+        (1.0..1.03).contains(&ratio),
+        "balanced is {ratio:.4} × lossless: the fast level should cost a little, not more than 3 %"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        render(&balanced, dir.path(), "balanced"),
+        render(&lossless, dir.path(), "lossless"),
+        "same pages"
+    );
+}
+
 /// Folio's lossless output against `qpdf --object-streams=generate
 /// --recompress-flate --compression-level=9`, summed over the dev PDFs.
 /// Prints the figures; asserts Folio's total is not larger.

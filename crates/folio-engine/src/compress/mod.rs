@@ -70,6 +70,16 @@ pub fn default_min_ssim(level: Level) -> f64 {
     }
 }
 
+/// The libdeflate level the stream pass re-deflates at: the fast one for
+/// `balanced`, the default, unless the user asked for a size; the strongest
+/// everywhere else (the trade is measured in [`crate::deflate`]).
+pub fn stream_level(level: Level, target_size: Option<u64>) -> i32 {
+    match (level, target_size) {
+        (Level::Balanced, None) => crate::deflate::FAST_LEVEL,
+        _ => crate::deflate::LEVEL,
+    }
+}
+
 /// The floor while searching for `--target-size` without an explicit
 /// `--min-ssim`: the user asked for a size, so quality may go lower than the
 /// level's default, but not to mush.
@@ -126,6 +136,7 @@ pub fn compress(input: &[u8], opts: &CompressOptions, ctx: &Ctx) -> Result<Outpu
         password: opts.password.as_deref(),
         pages,
         numbers: &numbers,
+        stream_level: stream_level(opts.level, opts.target_size),
     };
 
     let best = match images::policy(opts.level) {
@@ -278,6 +289,8 @@ struct Base<'a> {
     password: Option<&'a str>,
     pages: u32,
     numbers: &'a document::NumberTexts,
+    /// libdeflate level of the stream pass ([`stream_level`]).
+    stream_level: i32,
 }
 
 /// One complete rewrite of the document.
@@ -310,7 +323,8 @@ fn build(
     } else {
         ctx.span(0.0, 0.9)
     };
-    let streams = streams::recompress_except(&mut doc, &pass.rewritten, &stream_ctx)?;
+    let streams =
+        streams::recompress_except(&mut doc, &pass.rewritten, base.stream_level, &stream_ctx)?;
     let deduplicated = dedup::deduplicate(&mut doc, ctx)?;
     let removed = dedup::prune(&mut doc);
     let bytes = document::write_with_numbers(
@@ -318,6 +332,7 @@ fn build(
         base.pages,
         WriteMode::Compact,
         Some(base.numbers),
+        base.stream_level,
         ctx,
     )?;
     Ok(Attempt {

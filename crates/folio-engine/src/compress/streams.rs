@@ -118,10 +118,12 @@ impl Budget {
 /// Re-encode every eligible stream of `doc` in place (in parallel), keeping a
 /// new encoding only when it is smaller; the streams in `skip` are left alone: the image pass has
 /// just encoded them as tightly as it could, so re-deflating them again
-/// would only cost time.
+/// would only cost time. `level` is the libdeflate level for streams of
+/// ordinary size (see [`crate::deflate`]).
 pub fn recompress_except(
     doc: &mut Document,
     skip: &HashSet<ObjectId>,
+    level: i32,
     ctx: &Ctx,
 ) -> Result<StreamStats> {
     let mut stats = StreamStats::default();
@@ -179,7 +181,7 @@ pub fn recompress_except(
             let outcome = if budget.exhausted.load(Ordering::Relaxed) {
                 Outcome::OverDocumentLimit
             } else {
-                reencode(&job, per_stream, &budget)
+                reencode(&job, per_stream, &budget, level)
             };
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             ctx.progress(0.8 * n as f32 / total as f32);
@@ -339,7 +341,7 @@ enum LayerError {
 }
 
 /// Work out the smallest lossless encoding of one stream.
-fn reencode(job: &Job, limit: usize, budget: &Budget) -> Outcome {
+fn reencode(job: &Job, limit: usize, budget: &Budget, level: i32) -> Outcome {
     let content = job.stream.content.as_slice();
     let Chain { filters, params } = &job.chain;
     if content.is_empty() {
@@ -406,7 +408,7 @@ fn reencode(job: &Job, limit: usize, budget: &Budget) -> Outcome {
             return Outcome::Unchanged;
         }
         let budget_max = content.len().saturating_sub(FILTER_ENTRY_COST + 1);
-        return match crate::deflate::zlib_within(content, budget_max) {
+        return match crate::deflate::zlib_within_at(content, budget_max, level) {
             Some(c) => Outcome::Replaced(NewEncoding {
                 content: c,
                 filters: vec![b"FlateDecode".to_vec()],
@@ -424,7 +426,7 @@ fn reencode(job: &Job, limit: usize, budget: &Budget) -> Outcome {
     // Candidate A: deflate the peeled bytes (with the carried predictor).
     let mut best: Option<NewEncoding> = None;
     let mut best_len = content.len();
-    if let Some(c) = crate::deflate::zlib_within(&plain, best_len.saturating_sub(1)) {
+    if let Some(c) = crate::deflate::zlib_within_at(&plain, best_len.saturating_sub(1), level) {
         best_len = c.len();
         best = Some(NewEncoding {
             content: c,
@@ -715,7 +717,9 @@ mod tests {
         dict.set("Filter", "FlateDecode");
         dict.set("DecodeParms", parms.clone());
         let s = Stream::new(dict, weak.clone());
-        let Outcome::Replaced(new) = reencode(&job_for(&s), usize::MAX, &budget()) else {
+        let Outcome::Replaced(new) =
+            reencode(&job_for(&s), usize::MAX, &budget(), crate::deflate::LEVEL)
+        else {
             panic!("not replaced");
         };
         assert_eq!(new.params, vec![Some(parms)]);
@@ -779,7 +783,9 @@ mod tests {
         dict.set("Filter", Object::Name(b"FlateDecode".to_vec()));
         dict.set("DecodeParms", Object::Dictionary(parms.clone()));
         let s = Stream::new(dict, zlib(&plain));
-        let Outcome::Replaced(new) = reencode(&job_for(&s), 1 << 20, &budget()) else {
+        let Outcome::Replaced(new) =
+            reencode(&job_for(&s), 1 << 20, &budget(), crate::deflate::LEVEL)
+        else {
             panic!("expected a smaller encoding");
         };
         assert_eq!(new.filters, vec![b"FlateDecode".to_vec()]);
@@ -803,7 +809,9 @@ mod tests {
             ]),
         );
         let s = Stream::new(dict, hex);
-        let Outcome::Replaced(new) = reencode(&job_for(&s), 1 << 20, &budget()) else {
+        let Outcome::Replaced(new) =
+            reencode(&job_for(&s), 1 << 20, &budget(), crate::deflate::LEVEL)
+        else {
             panic!("expected the hex layer to go");
         };
         assert_eq!(new.filters, vec![b"DCTDecode".to_vec()]);
@@ -840,7 +848,9 @@ mod tests {
         dict.set("Filter", Object::Name(b"LZWDecode".to_vec()));
         let s = Stream::new(dict, lzw_literal(&plain));
         assert_eq!(s.decompressed_content().unwrap(), plain, "test encoder");
-        let Outcome::Replaced(new) = reencode(&job_for(&s), 1 << 20, &budget()) else {
+        let Outcome::Replaced(new) =
+            reencode(&job_for(&s), 1 << 20, &budget(), crate::deflate::LEVEL)
+        else {
             panic!("expected Flate to beat literal LZW");
         };
         assert_eq!(new.filters, vec![b"FlateDecode".to_vec()]);
@@ -852,13 +862,15 @@ mod tests {
     fn unfiltered_streams_are_deflated_unless_tiny() {
         let plain = b"BT /F1 12 Tf (hello) Tj ET\n".repeat(20);
         let s = Stream::new(Dictionary::new(), plain.clone());
-        let Outcome::Replaced(new) = reencode(&job_for(&s), 1 << 20, &budget()) else {
+        let Outcome::Replaced(new) =
+            reencode(&job_for(&s), 1 << 20, &budget(), crate::deflate::LEVEL)
+        else {
             panic!("expected deflate");
         };
         assert_eq!(inflate_bounded(&new.content, 1 << 20).ok().unwrap(), plain);
         let tiny = Stream::new(Dictionary::new(), b"q Q".to_vec());
         assert!(matches!(
-            reencode(&job_for(&tiny), 1 << 20, &budget()),
+            reencode(&job_for(&tiny), 1 << 20, &budget(), crate::deflate::LEVEL),
             Outcome::Unchanged
         ));
     }
@@ -869,14 +881,14 @@ mod tests {
         dict.set("Filter", Object::Name(b"DCTDecode".to_vec()));
         let s = Stream::new(dict, vec![0xFF; 500]);
         assert!(matches!(
-            reencode(&job_for(&s), 1 << 20, &budget()),
+            reencode(&job_for(&s), 1 << 20, &budget(), crate::deflate::LEVEL),
             Outcome::Unchanged
         ));
         let mut dict = Dictionary::new();
         dict.set("Filter", Object::Name(b"FlateDecode".to_vec()));
         let s = Stream::new(dict, b"not zlib at all, not at all".to_vec());
         assert!(matches!(
-            reencode(&job_for(&s), 1 << 20, &budget()),
+            reencode(&job_for(&s), 1 << 20, &budget(), crate::deflate::LEVEL),
             Outcome::Undecodable
         ));
     }
@@ -887,7 +899,7 @@ mod tests {
         dict.set("Filter", Object::Name(b"FlateDecode".to_vec()));
         let s = Stream::new(dict, zlib(&vec![0u8; 1 << 20]));
         assert!(matches!(
-            reencode(&job_for(&s), 1000, &budget()),
+            reencode(&job_for(&s), 1000, &budget(), crate::deflate::LEVEL),
             Outcome::OverStreamLimit
         ));
         let small = Budget {
@@ -896,7 +908,7 @@ mod tests {
             exhausted: AtomicBool::new(false),
         };
         assert!(matches!(
-            reencode(&job_for(&s), 1 << 21, &small),
+            reencode(&job_for(&s), 1 << 21, &small, crate::deflate::LEVEL),
             Outcome::OverDocumentLimit
         ));
     }
