@@ -172,8 +172,10 @@ impl Default for Config {
     }
 }
 
-/// Flags shared by `serve`, `worker` and `config`; each overrides its
-/// `FOLIO_*` variable.
+// Flags shared by `serve`, `worker` and `config`; each overrides its
+// `FOLIO_*` variable. A plain comment: clap would take a doc comment as the
+// `about` of those subcommands (their arguments are deferred, see
+// `cli::Command`).
 #[derive(Debug, Clone, Args, Default)]
 pub struct ServiceArgs {
     /// Address to listen on [env: FOLIO_LISTEN] [default: 127.0.0.1:8080]
