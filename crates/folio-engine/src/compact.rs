@@ -81,6 +81,9 @@ pub fn write(doc: &Document, numbers: Option<&NumberTexts>, level: i32) -> Resul
 
     // Build (and deflate) the object streams in parallel.
     let chunks: Vec<&[(ObjectId, &Object)]> = packed.chunks(OBJECTS_PER_STREAM).collect();
+    if chunks.len() > 1 {
+        crate::parallel::need_workers();
+    }
     let streams: Vec<Vec<u8>> = chunks
         .par_iter()
         .map(|chunk| object_stream(chunk, numbers, level))

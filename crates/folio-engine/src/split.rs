@@ -86,6 +86,7 @@ pub fn split_every(input: &[u8], opts: &SplitOptions, ctx: &Ctx) -> Result<Outpu
             "split --every needs a chunk size of at least 1 page".into(),
         ));
     }
+    crate::parallel::need_workers_for(input.len());
     let opened = document::open(input, opts.password.as_deref(), ctx)?;
     let numbers = document::number_texts(input, &opened.doc, ctx);
     let src = Source::new(&opened.doc, ctx);

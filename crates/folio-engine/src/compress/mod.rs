@@ -106,6 +106,7 @@ pub fn compress(input: &[u8], opts: &CompressOptions, ctx: &Ctx) -> Result<Outpu
             "target_size must be a positive number of bytes".into(),
         ));
     }
+    crate::parallel::need_workers_for(input.len());
     let opened = document::open(input, opts.password.as_deref(), ctx)?;
     let mut report = Report::new("compress");
     report.inputs = 1;

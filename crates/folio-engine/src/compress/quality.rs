@@ -104,6 +104,7 @@ pub fn page_scores(
     ctx: &Ctx,
 ) -> Result<PageScores> {
     let pages: Vec<u32> = pages.iter().copied().collect();
+    crate::parallel::need_workers();
     let out_doc = match RenderDoc::open(output, None, ctx) {
         Ok(d) => Some(d),
         Err(e) => {

@@ -294,6 +294,7 @@ pub fn recompress_images_with(
             queue.next();
         }
         let doc_ref: &Document = doc;
+        crate::parallel::need_workers();
         let results: Vec<Result<Outcome>> = batch
             .par_iter()
             .map(|&id| {

@@ -95,6 +95,30 @@ pub fn qpdf_check(bytes: &[u8]) -> Result<(), String> {
     }
 }
 
+/// `bytes` rewritten by qpdf with every stream decoded and no object
+/// streams: the same document in a fixed layout, for comparing two files
+/// whose content is the same but whose streams are compressed differently
+/// (poppler's renders of some files move with the layout alone; see
+/// BENCHMARKS.md on pdfcpu__VectorApple).
+pub fn qpdf_decoded(bytes: &[u8]) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (a, b) = (dir.path().join("in.pdf"), dir.path().join("out.pdf"));
+    std::fs::write(&a, bytes).expect("write");
+    let st = Command::new("qpdf")
+        .args([
+            "--qdf",
+            "--object-streams=disable",
+            "--decode-level=all",
+            "--deterministic-id",
+        ])
+        .arg(&a)
+        .arg(&b)
+        .status()
+        .expect("run qpdf (install the qpdf package)");
+    assert!(matches!(st.code(), Some(0 | 3)), "qpdf failed: {st}");
+    std::fs::read(&b).expect("read qpdf's output")
+}
+
 /// Page count as qpdf sees it.
 pub fn qpdf_pages(bytes: &[u8]) -> Option<u32> {
     let dir = tempfile::tempdir().ok()?;
