@@ -3,6 +3,9 @@
 # writes results/ (CSV per section + SUMMARY.md). Figures quoted in
 # BENCHMARKS.md come from this script. Usage: scripts/bench.sh [SECTION...]
 # Sections: compress images extract merge split (default: all of them).
+# NO_SSIM=1 skips the renders for SSIM (compress only) and writes
+# results/compress-nossim.csv: timings without the harness's render work,
+# whose memory makes every later fork slower (BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/folio-target}"
@@ -21,18 +24,19 @@ FOLIO="$CARGO_TARGET_DIR/release/folio"
 BENCH=../shared/bench/bench.py
 CORPUS=../shared/corpus/dev
 RUNS="${RUNS:-3}"
+NO_SSIM="${NO_SSIM:-}"
 mkdir -p results
 
 sections=("$@"); [ ${#sections[@]} -gt 0 ] || sections=(compress images extract merge split)
 for s in "${sections[@]}"; do
   case "$s" in
     compress)
-      $PY $BENCH compress --corpus $CORPUS --runs "$RUNS" --dpi 100 \
+      $PY $BENCH compress --corpus $CORPUS --runs "$RUNS" --dpi 100 ${NO_SSIM:+--no-ssim} \
         --only-tools gs_ebook,gs_screen,qpdf_lossless,folio_lossless,folio_balanced,folio_strong \
         --tool "compress:folio_lossless=$FOLIO compress {in} -o {out} --level lossless" \
         --tool "compress:folio_balanced=$FOLIO compress {in} -o {out} --level balanced" \
         --tool "compress:folio_strong=$FOLIO compress {in} -o {out} --level strong" \
-        --out results/compress.csv ;;
+        --out "results/compress${NO_SSIM:+-nossim}.csv" ;;
     images)
       printf '{"images": {"folio": {"cmd": "%s images-to-pdf {in} -o {out}", "all_cmd": "%s images-to-pdf {ins} -o {out}"}}}' \
         "$FOLIO" "$FOLIO" > results/folio-tools.json
