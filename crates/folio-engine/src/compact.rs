@@ -395,7 +395,7 @@ fn object_stream(
     let first = table.len();
     let mut data = table.into_bytes();
     data.extend_from_slice(&body);
-    let (content, filtered) = match crate::deflate::zlib_within_at(&data, usize::MAX, level) {
+    let (content, filtered) = match crate::deflate::zlib_at(&data, level) {
         Some(c) => (c, true),
         None => (data, false),
     };
@@ -496,7 +496,7 @@ fn xref_stream(
         prev.clear();
         prev.extend_from_slice(r);
     }
-    let content = crate::deflate::zlib_within_at(&predicted, usize::MAX, level)
+    let content = crate::deflate::zlib_at(&predicted, level)
         .ok_or_else(|| Error::Internal("deflating the cross-reference stream failed".into()))?;
 
     let mut dict = Dictionary::new();

@@ -43,7 +43,7 @@
 
 use std::cell::RefCell;
 
-/// The libdeflate level used by [`zlib`] and [`zlib_within`].
+/// The libdeflate level used by [`zlib`], and wherever no other is asked for.
 pub const LEVEL: i32 = 9;
 
 /// The level `compress --level balanced` re-deflates streams at (see above).
@@ -59,18 +59,18 @@ thread_local! {
 
 /// Deflate `data` with zlib framing.
 pub fn zlib(data: &[u8]) -> Option<Vec<u8>> {
-    zlib_within(data, usize::MAX)
+    zlib_at(data, LEVEL)
 }
 
-/// Deflate `data` (zlib framing), or `None` if the result would not fit in
-/// `max_len` bytes. The output buffer is capped at `max_len`, so an
+/// [`zlib`] at libdeflate level `level`.
+pub fn zlib_at(data: &[u8], level: i32) -> Option<Vec<u8>> {
+    zlib_within_at(data, usize::MAX, level)
+}
+
+/// Deflate `data` (zlib framing) at libdeflate level `level` (1–12; others
+/// fall back to libdeflate's default), or `None` if the result would not fit
+/// in `max_len` bytes. The output buffer is capped at `max_len`, so an
 /// incompressible stream costs no large allocation.
-pub fn zlib_within(data: &[u8], max_len: usize) -> Option<Vec<u8>> {
-    zlib_within_at(data, max_len, LEVEL)
-}
-
-/// [`zlib_within`] at libdeflate level `level` (1–12; others fall back to
-/// libdeflate's default).
 pub fn zlib_within_at(data: &[u8], max_len: usize, level: i32) -> Option<Vec<u8>> {
     if max_len == 0 {
         return None;
@@ -118,10 +118,10 @@ mod tests {
         let z = zlib(&data).expect("compresses");
         assert!(z.len() < data.len() / 10);
         assert_eq!(inflate(&z), data);
-        let capped = zlib_within(&data, z.len()).expect("fits exactly");
+        let capped = zlib_within_at(&data, z.len(), LEVEL).expect("fits exactly");
         assert_eq!(capped, z);
-        assert!(zlib_within(&data, z.len() - 1).is_none());
-        assert!(zlib_within(&data, 0).is_none());
+        assert!(zlib_within_at(&data, z.len() - 1, LEVEL).is_none());
+        assert!(zlib_within_at(&data, 0, LEVEL).is_none());
         assert_eq!(inflate(&zlib(&[]).expect("empty input")), Vec::<u8>::new());
     }
 
@@ -134,11 +134,11 @@ mod tests {
                     [(i as usize * 7 + (i as usize / 13)) % 58]
             })
             .collect();
-        let fast = zlib_within_at(&data, usize::MAX, FAST_LEVEL).expect("compresses");
+        let fast = zlib_at(&data, FAST_LEVEL).expect("compresses");
         let best = zlib(&data).expect("compresses");
         // The thread's compressor switched level and back: each result is
         // what a fresh compressor at that level gives.
-        let again = zlib_within_at(&data, usize::MAX, FAST_LEVEL).expect("compresses");
+        let again = zlib_at(&data, FAST_LEVEL).expect("compresses");
         assert_eq!(fast, again);
         assert_ne!(fast, best);
         assert!(best.len() <= fast.len());

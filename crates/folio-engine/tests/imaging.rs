@@ -634,8 +634,6 @@ fn hostile_and_encrypted_files_do_not_panic() {
 /// A page with one 200×200 CMYK image: four ink patches plus noise, so it
 /// counts as photographic and is re-encoded as a CMYK JPEG.
 fn cmyk_doc() -> Document {
-    let mut doc = Document::with_version("1.7");
-    let pages_id = doc.new_object_id();
     let mut s = 99u32;
     let mut data = Vec::with_capacity(200 * 200 * 4);
     for y in 0..200u32 {
@@ -662,26 +660,7 @@ fn cmyk_doc() -> Document {
         data,
     );
     img.compress().unwrap();
-    let img_id = doc.add_object(img);
-    let content_id = doc.add_object(Stream::new(
-        dictionary! {},
-        b"q 200 0 0 200 0 0 cm /Im Do Q".to_vec(),
-    ));
-    let page_id = doc.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id,
-        "MediaBox" => vec![0.into(), 0.into(), 200.into(), 200.into()],
-        "Contents" => content_id,
-        "Resources" => dictionary! { "XObject" => dictionary! { "Im" => img_id } },
-    });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(
-            dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 },
-        ),
-    );
-    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog);
-    doc
+    support::one_image_page(img, 200)
 }
 
 /// Mean RGB of each quadrant of page 1 rendered by pdftoppm at 36 dpi.

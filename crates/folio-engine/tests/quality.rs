@@ -395,10 +395,8 @@ fn scores_after_back_off_rounds_match_the_final_output() {
 /// One 3400 × 3400 RGB scan (35 MB decoded, so it is averaged down while it
 /// decodes) drawn at 300 ppi on an 816-pt page, with `mask` as its /Mask.
 fn big_scan_pdf(mask: Option<lopdf::Object>) -> Vec<u8> {
-    use lopdf::{Document, Object, Stream, dictionary};
+    use lopdf::{Stream, dictionary};
     const SIDE: u32 = 3400;
-    let mut doc = Document::with_version("1.7");
-    let pages_id = doc.new_object_id();
     let mut s = 7u32;
     let mut data = Vec::with_capacity((SIDE * SIDE * 3) as usize);
     for y in 0..SIDE {
@@ -419,27 +417,8 @@ fn big_scan_pdf(mask: Option<lopdf::Object>) -> Vec<u8> {
     }
     let mut img = Stream::new(dict, data);
     img.compress().unwrap();
-    let img_id = doc.add_object(img);
-    let content_id = doc.add_object(Stream::new(
-        dictionary! {},
-        b"q 816 0 0 816 0 0 cm /Im Do Q".to_vec(),
-    ));
-    let page_id = doc.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id,
-        "MediaBox" => vec![0.into(), 0.into(), 816.into(), 816.into()],
-        "Contents" => content_id,
-        "Resources" => dictionary! { "XObject" => dictionary! { "Im" => img_id } },
-    });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(
-            dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 },
-        ),
-    );
-    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog);
     let mut out = Vec::new();
-    doc.save_to(&mut out).unwrap();
+    support::one_image_page(img, 816).save_to(&mut out).unwrap();
     out
 }
 

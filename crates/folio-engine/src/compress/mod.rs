@@ -73,7 +73,7 @@ pub fn default_min_ssim(level: Level) -> f64 {
 /// The libdeflate level the stream pass re-deflates at: the fast one for
 /// `balanced`, the default, unless the user asked for a size; the strongest
 /// everywhere else (the trade is measured in [`crate::deflate`]).
-pub fn stream_level(level: Level, target_size: Option<u64>) -> i32 {
+fn stream_level(level: Level, target_size: Option<u64>) -> i32 {
     match (level, target_size) {
         (Level::Balanced, None) => crate::deflate::FAST_LEVEL,
         _ => crate::deflate::LEVEL,
@@ -106,6 +106,8 @@ pub fn compress(input: &[u8], opts: &CompressOptions, ctx: &Ctx) -> Result<Outpu
             "target_size must be a positive number of bytes".into(),
         ));
     }
+    // Also decides for the stream pass, whose streams are the input's bytes;
+    // images and the gate start the workers themselves.
     crate::parallel::need_workers_for(input.len());
     let opened = document::open(input, opts.password.as_deref(), ctx)?;
     let mut report = Report::new("compress");

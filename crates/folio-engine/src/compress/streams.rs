@@ -171,7 +171,6 @@ pub fn recompress_except(
     // halving of the list put two of them on one core while the other
     // finished the small ones (tracemonkey used 1.08 of 2 cores).
     jobs.sort_by_key(|j| std::cmp::Reverse(j.stream.content.len()));
-    crate::parallel::need_workers_for(jobs.iter().map(|j| j.stream.content.len()).sum());
     let total = jobs.len().max(1);
     let done = AtomicUsize::new(0);
     let results: Vec<(ObjectId, Outcome)> = jobs

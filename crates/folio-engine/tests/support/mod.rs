@@ -119,6 +119,34 @@ pub fn qpdf_decoded(bytes: &[u8]) -> Vec<u8> {
     std::fs::read(&b).expect("read qpdf's output")
 }
 
+/// A one-page document whose page is a `side` × `side` pt square with
+/// `image` (an image XObject stream) drawn across all of it as `/Im`.
+pub fn one_image_page(image: lopdf::Stream, side: i64) -> lopdf::Document {
+    use lopdf::{Document, Object, Stream, dictionary};
+    let mut doc = Document::with_version("1.7");
+    let pages_id = doc.new_object_id();
+    let img_id = doc.add_object(image);
+    let content_id = doc.add_object(Stream::new(
+        dictionary! {},
+        format!("q {side} 0 0 {side} 0 0 cm /Im Do Q").into_bytes(),
+    ));
+    let page_id = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id,
+        "MediaBox" => vec![0.into(), 0.into(), side.into(), side.into()],
+        "Contents" => content_id,
+        "Resources" => dictionary! { "XObject" => dictionary! { "Im" => img_id } },
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(
+            dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 },
+        ),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+    doc
+}
+
 /// Page count as qpdf sees it.
 pub fn qpdf_pages(bytes: &[u8]) -> Option<u32> {
     let dir = tempfile::tempdir().ok()?;
