@@ -154,14 +154,7 @@ fn synthetic_doc() -> (Document, ObjectId) {
             "Pattern" => dictionary! { "P" => pattern_id },
         },
     });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(
-            dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 },
-        ),
-    );
-    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog);
+    support::close_one_page(&mut doc, pages_id, page_id);
     (doc, img_id)
 }
 
@@ -820,14 +813,7 @@ fn smask_doc(share: bool, matte: bool) -> (Document, ObjectId, ObjectId) {
         "Contents" => content_id,
         "Resources" => dictionary! { "XObject" => xobjects },
     });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(
-            dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 },
-        ),
-    );
-    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog);
+    support::close_one_page(&mut doc, pages_id, page_id);
     (doc, img_id, mask_id)
 }
 
@@ -1026,14 +1012,7 @@ fn annotation_appearance_and_soft_mask_group_placements() {
         "Resources" => dictionary! { "ExtGState" => dictionary! {
             "G" => dictionary! { "SMask" => dictionary! { "S" => "Luminosity", "G" => group } } } },
     });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(
-            dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 },
-        ),
-    );
-    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog);
+    support::close_one_page(&mut doc, pages_id, page);
 
     let p = placements(&doc, &Ctx::default()).unwrap();
     let a = p.get(annot_img).expect("annotation image placed");

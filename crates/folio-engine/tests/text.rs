@@ -287,7 +287,7 @@ fn every_dev_pdf_extracts_or_fails_with_a_code() {
 
 /// A one-page PDF with Helvetica as /F1 and the given content.
 fn pdf_with_content(content: Vec<u8>) -> Vec<u8> {
-    use lopdf::{Document, Object, Stream, dictionary};
+    use lopdf::{Document, Stream, dictionary};
     let mut doc = Document::with_version("1.4");
     let pages_id = doc.new_object_id();
     let font_id = doc.add_object(dictionary! {
@@ -301,14 +301,7 @@ fn pdf_with_content(content: Vec<u8>) -> Vec<u8> {
         "Contents" => content_id,
         "Resources" => dictionary! { "Font" => dictionary! { "F1" => font_id } },
     });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(dictionary! {
-            "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1,
-        }),
-    );
-    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog_id);
+    support::close_one_page(&mut doc, pages_id, page_id);
     let mut out = Vec::new();
     doc.save_to(&mut out).unwrap();
     out

@@ -122,7 +122,7 @@ pub fn qpdf_decoded(bytes: &[u8]) -> Vec<u8> {
 /// A one-page document whose page is a `side` × `side` pt square with
 /// `image` (an image XObject stream) drawn across all of it as `/Im`.
 pub fn one_image_page(image: lopdf::Stream, side: i64) -> lopdf::Document {
-    use lopdf::{Document, Object, Stream, dictionary};
+    use lopdf::{Document, Stream, dictionary};
     let mut doc = Document::with_version("1.7");
     let pages_id = doc.new_object_id();
     let img_id = doc.add_object(image);
@@ -136,6 +136,18 @@ pub fn one_image_page(image: lopdf::Stream, side: i64) -> lopdf::Document {
         "Contents" => content_id,
         "Resources" => dictionary! { "XObject" => dictionary! { "Im" => img_id } },
     });
+    close_one_page(&mut doc, pages_id, page_id);
+    doc
+}
+
+/// Give `doc` its page tree (`pages_id`, reserved, holding `page_id` alone)
+/// and a catalog in the trailer.
+pub fn close_one_page(
+    doc: &mut lopdf::Document,
+    pages_id: lopdf::ObjectId,
+    page_id: lopdf::ObjectId,
+) {
+    use lopdf::{Object, dictionary};
     doc.objects.insert(
         pages_id,
         Object::Dictionary(
@@ -144,7 +156,6 @@ pub fn one_image_page(image: lopdf::Stream, side: i64) -> lopdf::Document {
     );
     let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
     doc.trailer.set("Root", catalog);
-    doc
 }
 
 /// Page count as qpdf sees it.
