@@ -323,31 +323,7 @@ impl NumberTexts {
 
     /// Record every token that looks like a real number (`-1.5`, `.25`, `3.`).
     fn add_tokens(&mut self, bytes: &[u8]) {
-        let is_regular = |b: u8| !(b.is_ascii_whitespace() || b == 0 || b"()<>[]{}/%".contains(&b));
-        let mut i = 0;
-        while i < bytes.len() {
-            let start = i;
-            // Only tokens that begin after a delimiter.
-            if start > 0 && bytes.get(start - 1).is_some_and(|&b| is_regular(b)) {
-                i += 1;
-                continue;
-            }
-            let mut j = start;
-            while j < bytes.len() && matches!(bytes[j], b'0'..=b'9' | b'.' | b'-' | b'+') {
-                j += 1;
-            }
-            if j == start {
-                i += 1;
-                continue;
-            }
-            i = j;
-            if bytes.get(j).is_some_and(|&b| is_regular(b)) {
-                continue;
-            }
-            let tok = &bytes[start..j];
-            if !tok.contains(&b'.') || tok.len() > 40 {
-                continue;
-            }
+        for tok in real_tokens(bytes) {
             let Some(v) = std::str::from_utf8(tok)
                 .ok()
                 .and_then(|s| s.parse::<f64>().ok())
@@ -374,6 +350,43 @@ impl NumberTexts {
             }
         }
     }
+}
+
+/// The tokens of `bytes` that may be real numbers: maximal runs of
+/// `0-9 . + -` that hold a dot, are at most 40 bytes long, and have no
+/// regular character (anything but whitespace and delimiters) on either side.
+///
+/// Every real has a dot, so the search jumps from dot to dot (`memchr`)
+/// instead of classifying every byte: most of an input is binary stream data,
+/// where dots are rare.
+fn real_tokens(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut done = 0; // bytes before this belong to runs already looked at
+    memchr::memchr_iter(b'.', bytes).filter_map(move |dot| {
+        if dot < done {
+            return None;
+        }
+        let start = bytes[..dot]
+            .iter()
+            .rposition(|&b| !is_number_char(b))
+            .map_or(0, |p| p + 1);
+        let end = bytes[dot..]
+            .iter()
+            .position(|&b| !is_number_char(b))
+            .map_or(bytes.len(), |p| dot + p);
+        done = end;
+        let before_ok = start == 0 || !is_regular(bytes[start - 1]);
+        let after_ok = end == bytes.len() || !is_regular(bytes[end]);
+        (before_ok && after_ok && end - start <= 40).then(|| &bytes[start..end])
+    })
+}
+
+fn is_number_char(b: u8) -> bool {
+    matches!(b, b'0'..=b'9' | b'.' | b'-' | b'+')
+}
+
+/// Not whitespace, NUL or a delimiter (PDF 32000-1 7.2.2).
+fn is_regular(b: u8) -> bool {
+    !(b.is_ascii_whitespace() || b == 0 || b"()<>[]{}/%".contains(&b))
 }
 
 /// A complete object stream object body (dictionary + data) for `members`.
@@ -627,6 +640,73 @@ mod tests {
         let mut m = NumberTexts::default();
         m.add_tokens(b"abc1.5 1.5x");
         assert_eq!(m.text_for(1.5), None);
+    }
+
+    /// The byte-by-byte scan `real_tokens` replaced: every position that
+    /// follows a delimiter starts a run of number characters.
+    fn tokens_byte_by_byte(bytes: &[u8]) -> Vec<&[u8]> {
+        let mut found = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            let start = i;
+            if start > 0 && is_regular(bytes[start - 1]) {
+                i += 1;
+                continue;
+            }
+            let mut j = start;
+            while j < bytes.len() && is_number_char(bytes[j]) {
+                j += 1;
+            }
+            if j == start {
+                i += 1;
+                continue;
+            }
+            i = j;
+            if j < bytes.len() && is_regular(bytes[j]) {
+                continue;
+            }
+            let tok = &bytes[start..j];
+            if tok.contains(&b'.') && tok.len() <= 40 {
+                found.push(tok);
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn dot_search_finds_the_tokens_a_byte_scan_finds() {
+        // Random strings over an alphabet dense in number characters,
+        // delimiters and letters, then runs around the 40-byte limit.
+        let alphabet = b"0123456789..--++  \n/[]()<>ax%\0";
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for len in 0..2000 {
+            let s: Vec<u8> = (0..len % 97)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    alphabet[(seed % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            let fast: Vec<&[u8]> = real_tokens(&s).collect();
+            assert_eq!(
+                fast,
+                tokens_byte_by_byte(&s),
+                "input {:?}",
+                String::from_utf8_lossy(&s)
+            );
+        }
+        let long = [
+            b"1".repeat(39),
+            b".".to_vec(),
+            b" 1".repeat(3),
+            b"1.".repeat(30),
+        ]
+        .concat();
+        assert_eq!(
+            real_tokens(&long).collect::<Vec<_>>(),
+            tokens_byte_by_byte(&long)
+        );
     }
 
     #[test]
