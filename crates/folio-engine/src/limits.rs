@@ -7,7 +7,7 @@
 //! operations in a child process with OS limits, for the cases no check reaches.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, LimitKind, Result};
@@ -147,6 +147,30 @@ impl Ctx {
         c
     }
 
+    /// Two contexts for two phases that run side by side: this one sees the
+    /// mean of their progress (each 0..=1), so it moves on as either does.
+    pub fn side_by_side(&self) -> (Ctx, Ctx) {
+        let Some(parent) = self.progress.clone() else {
+            return (self.clone(), self.clone());
+        };
+        // Each side's latest fraction, as f32 bits.
+        let sides = Arc::new([AtomicU32::new(0), AtomicU32::new(0)]);
+        let side = |i: usize| {
+            let mut c = self.clone();
+            let (parent, sides) = (parent.clone(), sides.clone());
+            c.progress = Some(Arc::new(move |f: f32| {
+                sides[i].store(f.to_bits(), Ordering::Relaxed);
+                let sum: f32 = sides
+                    .iter()
+                    .map(|s| f32::from_bits(s.load(Ordering::Relaxed)))
+                    .sum();
+                parent(sum / 2.0);
+            }));
+            c
+        };
+        (side(0), side(1))
+    }
+
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }
@@ -175,5 +199,26 @@ impl Ctx {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[test]
+    fn side_by_side_phases_report_their_mean_within_the_span() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s2 = seen.clone();
+        let ctx = Ctx::default().with_progress(move |f| s2.lock().unwrap().push(f));
+        let (a, b) = ctx.span(0.0, 0.5).side_by_side();
+        a.progress(0.5);
+        b.progress(1.0);
+        a.progress(1.0);
+        assert_eq!(*seen.lock().unwrap(), [0.125, 0.375, 0.5]);
+        // Without a callback there is nothing to combine.
+        let (c, _) = Ctx::default().side_by_side();
+        c.progress(0.3);
     }
 }

@@ -499,3 +499,50 @@ fn lossless_total_is_not_larger_than_qpdf() {
     );
     assert!(t_folio <= t_qpdf, "folio {t_folio} > qpdf {t_qpdf}");
 }
+
+/// pdfcpu__go: re-encoding its one JPEG at its size saves 1.8 KB of 250 KB.
+/// That is under 1 % of the file, so the image is kept and no page is
+/// rendered for the gate; a target-size search still takes those bytes.
+#[test]
+fn same_size_reencodes_that_save_under_one_percent_are_kept() {
+    let bytes = dev("pdfcpu__go.pdf");
+    let jpeg_action = |out: &Output| -> (String, u64) {
+        let images = out.report.details["images"].as_array().unwrap();
+        let jpeg = images
+            .iter()
+            .find(|i| i["id"][0] == 12)
+            .expect("image 12 is reported");
+        let action = &jpeg["action"];
+        let label = action["reason"].as_str().map_or_else(
+            || action["kind"].as_str().unwrap().to_string(),
+            str::to_string,
+        );
+        (label, jpeg["after_bytes"].as_u64().unwrap())
+    };
+    let out = run(&bytes, &CompressOptions::default()).unwrap();
+    let (label, after) = jpeg_action(&out);
+    assert!(label.contains("too little of the document"), "{label}");
+    assert_eq!(after, 5837, "kept as it was");
+    assert!(
+        out.report
+            .details
+            .get("quality")
+            .is_none_or(|q| q["pages_checked"] == 0)
+    );
+    support::qpdf_check(&out.files[0].bytes).unwrap();
+
+    // With a target a little under that result, the JPEG is re-encoded.
+    let target = out.files[0].bytes.len() as u64 - 1000;
+    let searched = run(
+        &bytes,
+        &CompressOptions {
+            target_size: Some(target),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (label, after) = jpeg_action(&searched);
+    assert_eq!(label, "jpeg");
+    assert!(after < 5837);
+    assert!(searched.files[0].bytes.len() as u64 <= target);
+}

@@ -11,7 +11,9 @@ use std::process::Command;
 use folio_engine::imaging::decode::{ColorModel, Decoded, DecodedImage, decode_image};
 use folio_engine::imaging::placement::placements;
 use folio_engine::imaging::ssim::{GrayImage, ssim_any_size};
-use folio_engine::imaging::{Action, ImagePolicy, recompress_images};
+use folio_engine::imaging::{
+    Action, ImagePolicy, recompress_images, recompress_images_alongside, recompress_images_with,
+};
 use folio_engine::{Ctx, document};
 use lopdf::{Document, Object, ObjectId, Stream, dictionary};
 
@@ -522,6 +524,56 @@ fn recompress_honours_placement_and_threshold() {
     assert_eq!((a.new_width, a.new_height), (60, 23), "{a:?}");
     let s = doc.get_object(img_id).unwrap().as_stream().unwrap();
     assert_eq!(s.dict.get(b"Width").unwrap().as_i64().unwrap(), 60);
+}
+
+#[test]
+fn work_alongside_the_image_pass_sees_the_images_before_they_are_stored() {
+    // A 9 ppi target downsamples the synthetic image to 60 × 23.
+    let mut policy = ImagePolicy::balanced();
+    policy.min_bytes = 0;
+    policy.target_ppi = 9.0;
+    let (mut doc, img_id) = synthetic_doc();
+    let original = doc
+        .get_object(img_id)
+        .unwrap()
+        .as_stream()
+        .unwrap()
+        .content
+        .clone();
+    let (pass, seen) = recompress_images_alongside(
+        &mut doc,
+        &policy,
+        &HashMap::new(),
+        &Ctx::default(),
+        |d: &Document| {
+            d.get_object(img_id)
+                .unwrap()
+                .as_stream()
+                .unwrap()
+                .content
+                .clone()
+        },
+    )
+    .unwrap();
+    assert_eq!(seen, original, "the closure ran on the document as it was");
+    assert!(pass.rewritten.contains(&img_id));
+    let stored = doc.get_object(img_id).unwrap().as_stream().unwrap();
+    assert_eq!(stored.dict.get(b"Width").unwrap().as_i64().unwrap(), 60);
+    assert_ne!(stored.content, original);
+    // The same pass as without a closure.
+    let (mut plain, _) = synthetic_doc();
+    let alone =
+        recompress_images_with(&mut plain, &policy, &HashMap::new(), &Ctx::default()).unwrap();
+    assert_eq!(alone.rewritten, pass.rewritten);
+    assert_eq!(
+        plain
+            .get_object(img_id)
+            .unwrap()
+            .as_stream()
+            .unwrap()
+            .content,
+        stored.content
+    );
 }
 
 #[test]

@@ -93,6 +93,10 @@ const TARGET_SIZE_SCALES: [f32; 7] = [1.0, 0.75, 0.55, 0.42, 0.32, 0.24, 0.18];
 /// floor: its scale times this factor, then the original image.
 const BACK_OFF_FACTOR: f32 = 1.4;
 
+/// Same-size image re-encodes must save at least 1/this of the input
+/// together (see [`ImagePolicy::min_document_gain`]).
+const MIN_DOCUMENT_GAIN_DIVISOR: u64 = 100;
+
 pub fn compress(input: &[u8], opts: &CompressOptions, ctx: &Ctx) -> Result<Output> {
     if let Some(m) = opts.min_ssim
         && !(m.is_finite() && (0.0..=1.0).contains(&m))
@@ -316,18 +320,35 @@ fn build(
     base: &Base<'_>,
     ctx: &Ctx,
 ) -> Result<Attempt> {
-    let pass = match policy {
-        Some(p) => imaging::recompress_images_with(&mut doc, p, overrides, &ctx.span(0.0, 0.5))?,
-        None => ImagePass::default(),
+    let stream_pass = streams::StreamPass::new(base.stream_level, ctx);
+    let (pass, streams) = match policy {
+        Some(p) => {
+            // The streams that are not images are re-deflated while the
+            // images are re-encoded; the images the pass keeps, after it.
+            let (images_ctx, beside) = ctx.span(0.0, 0.5).side_by_side();
+            let (pass, others) =
+                imaging::recompress_images_alongside(&mut doc, p, overrides, &images_ctx, |doc| {
+                    stream_pass.encode(doc, |_, s| !imaging::is_image(s), &beside)
+                })?;
+            normalize_lengths(&mut doc);
+            let mut stats = others?.apply(&mut doc);
+            stats += stream_pass
+                .encode(
+                    &doc,
+                    |id, s| imaging::is_image(s) && !pass.rewritten.contains(&id),
+                    &ctx.span(0.5, 0.8),
+                )?
+                .apply(&mut doc);
+            (pass, stats)
+        }
+        None => {
+            normalize_lengths(&mut doc);
+            let stats = stream_pass
+                .encode(&doc, |_, _| true, &ctx.span(0.0, 0.9))?
+                .apply(&mut doc);
+            (ImagePass::default(), stats)
+        }
     };
-    normalize_lengths(&mut doc);
-    let stream_ctx = if policy.is_some() {
-        ctx.span(0.5, 0.8)
-    } else {
-        ctx.span(0.0, 0.9)
-    };
-    let streams =
-        streams::recompress_except(&mut doc, &pass.rewritten, base.stream_level, &stream_ctx)?;
     let deduplicated = dedup::deduplicate(&mut doc, ctx)?;
     let removed = dedup::prune(&mut doc);
     let bytes = document::write_with_numbers(
@@ -362,6 +383,14 @@ fn lossy(
 ) -> Result<Attempt> {
     let mut original: Option<quality::Original> = None;
     let Some(target) = target else {
+        // Re-encoding images at their size for under 1 % of the file is not
+        // worth their loss (nor the gate's renders: pdfcpu__go spent half
+        // its time rendering a page to check a JPEG that saved 0.7 %). A
+        // target-size search needs every byte, so it keeps them.
+        let policy = ImagePolicy {
+            min_document_gain: base.input.len() as u64 / MIN_DOCUMENT_GAIN_DIVISOR,
+            ..policy
+        };
         let (attempt, gate) = gated(&mut doc, policy, floor, base, &mut original, false, ctx)?;
         gate.describe(floor, original.as_ref(), report);
         return Ok(attempt);

@@ -13,7 +13,6 @@
 //! (`max_document_bytes`); a stream past either bound is left as it is, which
 //! is always a valid (if larger) outcome for a lossless pass.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
@@ -115,97 +114,138 @@ impl Budget {
     }
 }
 
-/// Re-encode every eligible stream of `doc` in place (in parallel), keeping a
-/// new encoding only when it is smaller; the streams in `skip` are left alone: the image pass has
-/// just encoded them as tightly as it could, so re-deflating them again
-/// would only cost time. `level` is the libdeflate level for streams of
-/// ordinary size (see [`crate::deflate`]).
-pub fn recompress_except(
-    doc: &mut Document,
-    skip: &HashSet<ObjectId>,
+/// One document's stream pass: every eligible stream is re-encoded (in
+/// parallel), and a new encoding is kept only when it is smaller. `level` is
+/// the libdeflate level for streams of ordinary size (see [`crate::deflate`]).
+/// Images the image pass rewrote are not selected: it has just encoded them
+/// as tightly as it could.
+///
+/// It runs in parts: [`StreamPass::encode`] works on a shared `&Document` (so
+/// it can run beside the image pass, which reads the same document), and
+/// [`Encoded::apply`] stores the results. The parts share the document's
+/// decode budget.
+pub struct StreamPass {
+    budget: Budget,
+    per_stream: usize,
     level: i32,
-    ctx: &Ctx,
-) -> Result<StreamStats> {
-    let mut stats = StreamStats::default();
-    let budget = Budget {
-        used: AtomicU64::new(0),
-        max: ctx.limits.max_document_bytes,
-        exhausted: AtomicBool::new(false),
-    };
-    let per_stream = usize::try_from(ctx.limits.max_stream_bytes).unwrap_or(usize::MAX);
+}
 
-    let mut jobs: Vec<Job> = doc
-        .objects
-        .iter()
-        .filter_map(|(&id, obj)| {
-            let Object::Stream(stream) = obj else {
-                return None;
-            };
-            if skip.contains(&id) {
-                return None;
-            }
-            if matches!(
-                stream.dict.get(b"Type").and_then(Object::as_name),
-                Ok(b"XRef" | b"ObjStm")
-            ) {
-                return None;
-            }
-            let chain = chain_of(doc, &stream.dict)?;
-            let keep_plain = chain.filters.is_empty()
-                && matches!(
+/// New encodings computed by [`StreamPass::encode`], not yet stored.
+pub struct Encoded {
+    results: Vec<(ObjectId, Outcome)>,
+}
+
+impl StreamPass {
+    pub fn new(level: i32, ctx: &Ctx) -> Self {
+        StreamPass {
+            budget: Budget {
+                used: AtomicU64::new(0),
+                max: ctx.limits.max_document_bytes,
+                exhausted: AtomicBool::new(false),
+            },
+            per_stream: usize::try_from(ctx.limits.max_stream_bytes).unwrap_or(usize::MAX),
+            level,
+        }
+    }
+
+    /// Re-encode (in parallel) the eligible streams that `select` accepts.
+    pub fn encode(
+        &self,
+        doc: &Document,
+        select: impl Fn(ObjectId, &Stream) -> bool,
+        ctx: &Ctx,
+    ) -> Result<Encoded> {
+        let mut jobs: Vec<Job> = doc
+            .objects
+            .iter()
+            .filter_map(|(&id, obj)| {
+                let Object::Stream(stream) = obj else {
+                    return None;
+                };
+                if !select(id, stream) {
+                    return None;
+                }
+                if matches!(
                     stream.dict.get(b"Type").and_then(Object::as_name),
-                    Ok(b"Metadata")
-                )
-                && contains(&stream.content, b"pdfaid:");
-            Some(Job {
-                id,
-                stream,
-                chain,
-                keep_plain,
+                    Ok(b"XRef" | b"ObjStm")
+                ) {
+                    return None;
+                }
+                let chain = chain_of(doc, &stream.dict)?;
+                let keep_plain = chain.filters.is_empty()
+                    && matches!(
+                        stream.dict.get(b"Type").and_then(Object::as_name),
+                        Ok(b"Metadata")
+                    )
+                    && contains(&stream.content, b"pdfaid:");
+                Some(Job {
+                    id,
+                    stream,
+                    chain,
+                    keep_plain,
+                })
             })
-        })
-        .collect();
+            .collect();
 
-    // Largest first, handed out one at a time: a document's time here is
-    // often a few big streams (fonts, page content), and rayon's default
-    // halving of the list put two of them on one core while the other
-    // finished the small ones (tracemonkey used 1.08 of 2 cores).
-    jobs.sort_by_key(|j| std::cmp::Reverse(j.stream.content.len()));
-    let total = jobs.len().max(1);
-    let done = AtomicUsize::new(0);
-    let results: Vec<(ObjectId, Outcome)> = jobs
-        .into_par_iter()
-        .with_max_len(1)
-        .map(|job| -> Result<(ObjectId, Outcome)> {
-            ctx.check()?;
-            let outcome = if budget.exhausted.load(Ordering::Relaxed) {
-                Outcome::OverDocumentLimit
-            } else {
-                reencode(&job, per_stream, &budget, level)
-            };
-            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            ctx.progress(0.8 * n as f32 / total as f32);
-            Ok((job.id, outcome))
-        })
-        .collect::<Result<_>>()?;
+        // Largest first, handed out one at a time: a document's time here is
+        // often a few big streams (fonts, page content), and rayon's default
+        // halving of the list put two of them on one core while the other
+        // finished the small ones (tracemonkey used 1.08 of 2 cores).
+        jobs.sort_by_key(|j| std::cmp::Reverse(j.stream.content.len()));
+        let total = jobs.len().max(1);
+        let done = AtomicUsize::new(0);
+        let results: Vec<(ObjectId, Outcome)> = jobs
+            .into_par_iter()
+            .with_max_len(1)
+            .map(|job| -> Result<(ObjectId, Outcome)> {
+                ctx.check()?;
+                let outcome = if self.budget.exhausted.load(Ordering::Relaxed) {
+                    Outcome::OverDocumentLimit
+                } else {
+                    reencode(&job, self.per_stream, &self.budget, self.level)
+                };
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                ctx.progress(0.8 * n as f32 / total as f32);
+                Ok((job.id, outcome))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Encoded { results })
+    }
+}
 
-    for (id, outcome) in results {
-        match outcome {
-            Outcome::Unchanged => {}
-            Outcome::OverStreamLimit => stats.over_stream_limit += 1,
-            Outcome::OverDocumentLimit => stats.over_document_limit += 1,
-            Outcome::Undecodable => stats.undecodable += 1,
-            Outcome::Replaced(new) => {
-                if let Ok(Object::Stream(stream)) = doc.get_object_mut(id) {
-                    stats.bytes_saved +=
-                        stream.content.len().saturating_sub(new.content.len()) as u64;
-                    stats.recompressed += 1;
-                    apply(stream, new);
+impl Encoded {
+    /// Store the new encodings in `doc` (the document they were computed
+    /// from; only the streams' own objects are written).
+    pub fn apply(self, doc: &mut Document) -> StreamStats {
+        let mut stats = StreamStats::default();
+        for (id, outcome) in self.results {
+            match outcome {
+                Outcome::Unchanged => {}
+                Outcome::OverStreamLimit => stats.over_stream_limit += 1,
+                Outcome::OverDocumentLimit => stats.over_document_limit += 1,
+                Outcome::Undecodable => stats.undecodable += 1,
+                Outcome::Replaced(new) => {
+                    if let Ok(Object::Stream(stream)) = doc.get_object_mut(id) {
+                        stats.bytes_saved +=
+                            stream.content.len().saturating_sub(new.content.len()) as u64;
+                        stats.recompressed += 1;
+                        apply(stream, new);
+                    }
                 }
             }
         }
+        stats
     }
-    Ok(stats)
+}
+
+impl std::ops::AddAssign for StreamStats {
+    fn add_assign(&mut self, o: StreamStats) {
+        self.recompressed += o.recompressed;
+        self.over_stream_limit += o.over_stream_limit;
+        self.over_document_limit += o.over_document_limit;
+        self.undecodable += o.undecodable;
+        self.bytes_saved += o.bytes_saved;
+    }
 }
 
 /// Store `new` in `stream`, writing `/Filter` and `/DecodeParms` in their

@@ -53,6 +53,11 @@ pub struct ImagePolicy {
     /// A JPEG that is not downsampled is re-encoded only when that saves at
     /// least this fraction: re-compressing a JPEG costs quality for little.
     pub min_reencode_gain: f32,
+    /// Same-size lossy re-encodes (JPEG again, or Flate of changed samples)
+    /// are all kept as they were when together they would save fewer bytes
+    /// than this: a generation of loss, and the quality gate's renders of
+    /// their pages, for next to nothing. 0 takes every one.
+    pub min_document_gain: u64,
     /// Images decoded at once (per parallel batch).
     pub batch_images: usize,
     /// Rough decoded bytes allowed per batch (one image always proceeds).
@@ -75,6 +80,7 @@ impl ImagePolicy {
             min_side: 32,
             quality_scale: 1.0,
             min_reencode_gain: 0.1,
+            min_document_gain: 0,
             batch_images: 6,
             batch_bytes: 768 << 20,
             reference_ppi: None,
@@ -193,7 +199,8 @@ impl ImageAction {
     }
 }
 
-fn is_image(s: &Stream) -> bool {
+/// True for an image XObject's stream (soft masks included).
+pub fn is_image(s: &Stream) -> bool {
     matches!(s.dict.get(b"Subtype"), Ok(Object::Name(n)) if n == b"Image")
 }
 
@@ -207,13 +214,16 @@ pub enum Override {
     Keep,
 }
 
+/// The pages (1-based) each image is drawn on.
+pub type ImagePages = HashMap<ObjectId, BTreeSet<u32>>;
+
 /// The outcome of one image pass.
 #[derive(Debug, Clone, Default)]
 pub struct ImagePass {
     /// One action per image stream (kept ones included, with the reason).
     pub actions: Vec<ImageAction>,
     /// The pages (1-based) each image is drawn on.
-    pub pages: HashMap<ObjectId, BTreeSet<u32>>,
+    pub pages: ImagePages,
     /// Streams this pass replaced (images and their soft masks).
     pub rewritten: HashSet<ObjectId>,
     /// Reduced lossless stand-ins for original images (see
@@ -243,7 +253,62 @@ pub fn recompress_images_with(
     overrides: &HashMap<ObjectId, Override>,
     ctx: &Ctx,
 ) -> Result<ImagePass> {
+    Ok(recompress_images_alongside(doc, policy, overrides, ctx, |_| ())?.0)
+}
+
+/// [`recompress_images_with`], running `alongside` on the same document
+/// (read-only) while the images are decoded and encoded, and returning its
+/// result too. The compressor re-deflates the other streams there: a file
+/// with one big image otherwise kept one core idle for the whole image.
+pub fn recompress_images_alongside<R: Send>(
+    doc: &mut Document,
+    policy: &ImagePolicy,
+    overrides: &HashMap<ObjectId, Override>,
+    ctx: &Ctx,
+    alongside: impl FnOnce(&Document) -> R + Send,
+) -> Result<(ImagePass, R)> {
     let mut actions = dedupe_images(doc, ctx)?;
+    let shared: &Document = doc;
+    let (encoded, other) = rayon::join(
+        || encode_images(shared, policy, overrides, ctx),
+        || alongside(shared),
+    );
+    let (outcomes, pages) = encoded?;
+    let outcomes = keep_small_reencodes(outcomes, policy.min_document_gain);
+    let mut rewritten = HashSet::new();
+    let mut references = HashMap::new();
+    for out in outcomes {
+        if let Some(s) = out.reference {
+            references.insert(out.action.id, s);
+        }
+        if let Some((s, mask)) = out.replacement {
+            doc.objects.insert(out.action.id, Object::Stream(s));
+            rewritten.insert(out.action.id);
+            if let Some((mid, ms)) = mask {
+                doc.objects.insert(mid, Object::Stream(ms));
+                rewritten.insert(mid);
+            }
+        }
+        actions.push(out.action);
+    }
+    let pass = ImagePass {
+        actions,
+        pages,
+        rewritten,
+        references,
+    };
+    Ok((pass, other))
+}
+
+/// Decode and re-encode the images of `doc` in batches bounded by their
+/// decoded size, in parallel; the results are stored by the caller.
+/// Also returns the pages each image is drawn on.
+fn encode_images(
+    doc: &Document,
+    policy: &ImagePolicy,
+    overrides: &HashMap<ObjectId, Override>,
+    ctx: &Ctx,
+) -> Result<(Vec<Outcome>, ImagePages)> {
     let placements = placement::placements(doc, ctx)?;
     if !placements.complete {
         tracing::info!("image placement incomplete: images keep their resolution");
@@ -273,8 +338,7 @@ pub fn recompress_images_with(
 
     let total = images.len().max(1);
     let mut done = 0usize;
-    let mut rewritten = HashSet::new();
-    let mut references = HashMap::new();
+    let mut outcomes = Vec::with_capacity(images.len());
     let mut queue = images.into_iter().peekable();
     while queue.peek().is_some() {
         ctx.check()?;
@@ -293,13 +357,12 @@ pub fn recompress_images_with(
             batch.push(id);
             queue.next();
         }
-        let doc_ref: &Document = doc;
         crate::parallel::need_workers();
         let results: Vec<Result<Outcome>> = batch
             .par_iter()
             .map(|&id| {
                 let p = placements.get(id).copied();
-                let owned_mask = doc_ref
+                let owned_mask = doc
                     .get_object(id)
                     .ok()
                     .and_then(|o| o.as_stream().ok())
@@ -307,16 +370,16 @@ pub fn recompress_images_with(
                     .and_then(|o| o.as_reference().ok())
                     .filter(|m| mask_owners.get(m) == Some(&1));
                 match overrides.get(&id) {
-                    None => process_one(doc_ref, id, p, &placements, owned_mask, policy, ctx),
+                    None => process_one(doc, id, p, &placements, owned_mask, policy, ctx),
                     Some(Override::Scale(s)) => {
                         let policy = ImagePolicy {
                             quality_scale: *s,
                             ..policy.clone()
                         };
-                        process_one(doc_ref, id, p, &placements, owned_mask, &policy, ctx)
+                        process_one(doc, id, p, &placements, owned_mask, &policy, ctx)
                     }
                     Some(Override::Keep) => Ok(Outcome {
-                        action: kept_by_gate(doc_ref, id, p),
+                        action: kept_by_gate(doc, id, p),
                         replacement: None,
                         reference: None,
                     }),
@@ -324,29 +387,40 @@ pub fn recompress_images_with(
             })
             .collect();
         for r in results {
-            let out = r?;
-            if let Some(s) = out.reference {
-                references.insert(out.action.id, s);
-            }
-            if let Some((s, mask)) = out.replacement {
-                doc.objects.insert(out.action.id, Object::Stream(s));
-                rewritten.insert(out.action.id);
-                if let Some((mid, ms)) = mask {
-                    doc.objects.insert(mid, Object::Stream(ms));
-                    rewritten.insert(mid);
-                }
-            }
-            actions.push(out.action);
+            outcomes.push(r?);
         }
         done += batch.len();
         ctx.progress(done as f32 / total as f32);
     }
-    Ok(ImagePass {
-        actions,
-        pages: placements.pages,
-        rewritten,
-        references,
-    })
+    Ok((outcomes, placements.pages))
+}
+
+/// Undo the same-size lossy re-encodes when all of them together save less
+/// than `min` bytes (see [`ImagePolicy::min_document_gain`]).
+fn keep_small_reencodes(mut outcomes: Vec<Outcome>, min: u64) -> Vec<Outcome> {
+    let same_size_lossy =
+        |a: &ImageAction| matches!(a.action, Action::Jpeg | Action::Flate) && a.needs_check();
+    let gain: u64 = outcomes
+        .iter()
+        .filter(|o| same_size_lossy(&o.action))
+        .map(|o| o.action.before_bytes.saturating_sub(o.action.after_bytes))
+        .sum();
+    if gain >= min {
+        return outcomes;
+    }
+    for o in outcomes.iter_mut().filter(|o| same_size_lossy(&o.action)) {
+        let a = &o.action;
+        o.action = ImageAction::kept(
+            a.id,
+            a.width,
+            a.height,
+            a.before_bytes,
+            a.ppi_before,
+            "re-encoding at its size would save too little of the document",
+        );
+        o.replacement = None;
+    }
+    outcomes
 }
 
 fn kept_by_gate(doc: &Document, id: ObjectId, p: Option<Placement>) -> ImageAction {
