@@ -68,6 +68,13 @@ pub fn parse_url(url: &str) -> Option<(String, String)> {
     Some((bucket.to_string(), prefix.trim_matches('/').to_string()))
 }
 
+/// HTTPS to the store goes through rustls with ring, built without a default
+/// provider (see the workspace Cargo.toml), so it is made the process's own
+/// before the first client is built; a provider installed earlier stays.
+fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl S3Storage {
     /// `s3://bucket/prefix`, with endpoint, region and credentials from the
     /// usual `AWS_*` variables (`AWS_ENDPOINT_URL` or `AWS_ENDPOINT`,
@@ -86,6 +93,7 @@ impl S3Storage {
                 "invalid storage URL {url}: expected s3://bucket/prefix"
             )))
         })?;
+        install_tls_provider();
         let mut builder = AmazonS3Builder::from_env().with_bucket_name(&bucket);
         if std::env::var_os("AWS_REGION").is_none()
             && std::env::var_os("AWS_DEFAULT_REGION").is_none()

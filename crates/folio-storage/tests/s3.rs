@@ -109,3 +109,41 @@ async fn presigned_download() {
             .is_none()
     );
 }
+
+/// An `https://` endpoint is spoken to in TLS: the store's client is built
+/// with the crypto provider Folio installs (rustls is built without a default
+/// one) and sends a TLS ClientHello, instead of panicking or sending plain
+/// HTTP. Needs no S3 server: a bare listener reads what arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_endpoints_speak_tls() {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let first_bytes = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut head = [0u8; 6];
+        conn.read_exact(&mut head).unwrap();
+        head
+    });
+    let endpoint = format!("https://127.0.0.1:{port}");
+    let s = S3Storage::from_url_with(
+        "s3://tls/jobs",
+        &[
+            ("aws_endpoint", endpoint.as_str()),
+            ("aws_access_key_id", "folio"),
+            ("aws_secret_access_key", "folio"),
+        ],
+    )
+    .unwrap();
+    // The listener never answers; the client retries until the timeout drops it.
+    let listed = tokio::time::timeout(std::time::Duration::from_secs(5), s.list_keys()).await;
+    assert!(
+        !matches!(listed, Ok(Ok(_))),
+        "a silent endpoint listed keys"
+    );
+    let head = first_bytes.join().unwrap();
+    // TLS record type 22 (handshake), version 3.x, then a ClientHello (1).
+    assert_eq!(head[0], 0x16, "not a TLS record: {head:?}");
+    assert_eq!(head[1], 0x03, "not a TLS record: {head:?}");
+    assert_eq!(head[5], 0x01, "not a ClientHello: {head:?}");
+}
