@@ -72,9 +72,15 @@ pub fn zlib_at(data: &[u8], level: i32) -> Option<Vec<u8>> {
 /// in `max_len` bytes. The output buffer is capped at `max_len`, so an
 /// incompressible stream costs no large allocation.
 pub fn zlib_within_at(data: &[u8], max_len: usize, level: i32) -> Option<Vec<u8>> {
-    if max_len == 0 {
+    // Fewer bytes than the zlib header and checksum take: nothing fits.
+    if max_len <= ZLIB_OVERHEAD {
         return None;
     }
+    let level = if libdeflater::CompressionLvl::new(level).is_ok() {
+        level
+    } else {
+        DEFAULT_LEVEL
+    };
     COMPRESSORS.with(|cell| {
         let mut all = cell.borrow_mut();
         let i = match all.iter().position(|(l, _)| *l == level) {
@@ -87,16 +93,46 @@ pub fn zlib_within_at(data: &[u8], max_len: usize, level: i32) -> Option<Vec<u8>
             }
         };
         let (_, c) = all.get_mut(i)?;
-        let cap = c.zlib_compress_bound(data.len()).min(max_len);
+        let cap = c
+            .deflate_compress_bound(data.len())
+            .saturating_add(ZLIB_OVERHEAD)
+            .min(max_len);
         let mut out = vec![0u8; cap];
-        match c.zlib_compress(data, &mut out) {
-            Ok(n) if n <= max_len => {
-                out.truncate(n);
-                Some(out)
-            }
-            _ => None,
-        }
+        out[..2].copy_from_slice(&zlib_header(level));
+        let body = out.get_mut(2..cap - 4)?;
+        let n = c.deflate_compress(data, body).ok().filter(|&n| n > 0)?;
+        let end = 2 + n;
+        out[end..end + 4].copy_from_slice(&simd_adler32::adler32(&data).to_be_bytes());
+        out.truncate(end + 4);
+        Some(out)
     })
+}
+
+/// The zlib header (2 bytes) and Adler-32 trailer (4) around the deflate data.
+const ZLIB_OVERHEAD: usize = 6;
+
+/// libdeflate's default level, used for levels it does not have.
+const DEFAULT_LEVEL: i32 = 6;
+
+/// The two-byte zlib header libdeflate writes at `level`: deflate with a
+/// 32 KB window, the level hint (RFC 1950 FLEVEL), and the check bits.
+///
+/// The framing is done here rather than by `libdeflate_zlib_compress`
+/// because that computes the Adler-32 through libdeflate's own CPU-feature
+/// dispatch, whose first call probes the CPU with `cpuid` (a trap to the
+/// hypervisor on a virtual machine, ~50 µs of every `folio` process that
+/// deflates anything); `simd_adler32` uses the standard library's detection,
+/// which the process has already paid for. The bytes are the same.
+fn zlib_header(level: i32) -> [u8; 2] {
+    let hint: u16 = match level {
+        ..2 => 0,
+        2..6 => 1,
+        6..8 => 2,
+        _ => 3,
+    };
+    let mut hdr: u16 = (8 << 8) | (7 << 12) | (hint << 6);
+    hdr |= 31 - (hdr % 31);
+    hdr.to_be_bytes()
 }
 
 #[cfg(test)]
@@ -123,6 +159,34 @@ mod tests {
         assert!(zlib_within_at(&data, z.len() - 1, LEVEL).is_none());
         assert!(zlib_within_at(&data, 0, LEVEL).is_none());
         assert_eq!(inflate(&zlib(&[]).expect("empty input")), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn framing_is_libdeflates_own() {
+        let pat = b"0 0 m 10 10 l S q 1 0 0 1 5 5 cm /Im0 Do Q ";
+        let text: Vec<u8> = (0..50_000usize)
+            .map(|i| pat[(i * 5 + i / 7) % pat.len()])
+            .collect();
+        let noise: Vec<u8> = (0..5_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for data in [&text[..], &noise[..], b"q Q", &[][..]] {
+            for level in [1, 4, 5, 6, 7, 9, 12, 0, 99] {
+                let ours = zlib_within_at(data, usize::MAX, level).expect("fits");
+                let lvl = libdeflater::CompressionLvl::new(level)
+                    .unwrap_or_else(|_| libdeflater::CompressionLvl::default());
+                let mut c = libdeflater::Compressor::new(lvl);
+                let mut theirs = vec![0u8; c.zlib_compress_bound(data.len())];
+                let n = c.zlib_compress(data, &mut theirs).expect("fits");
+                theirs.truncate(n);
+                assert_eq!(ours, theirs, "level {level}, {} bytes", data.len());
+                assert_eq!(inflate(&ours), data);
+            }
+        }
+        // A cap of the header and checksum alone, or less, holds nothing.
+        for cap in 0..=ZLIB_OVERHEAD {
+            assert!(zlib_within_at(b"abc", cap, LEVEL).is_none(), "cap {cap}");
+        }
     }
 
     #[test]
