@@ -44,7 +44,7 @@ fn deduplicate_with(
         .collect();
 
     // Stream data never changes during dedup: class it once.
-    let classes = content_classes(doc);
+    let classes = content_classes(doc, hasher);
     // Keys are 64-bit hashes of each object's serialised form; objects whose
     // keys match are compared in full before one replaces the other, so a
     // hash collision can never merge two different objects. (A SHA-256 key
@@ -108,15 +108,31 @@ fn deduplicate_with(
 }
 
 /// Number the distinct stream contents: equal data, equal class. The data
-/// itself is the map key, so classes are exact.
-fn content_classes(doc: &Document) -> HashMap<ObjectId, Class> {
-    let mut seen: HashMap<&[u8], Class> = HashMap::new();
-    let mut classes = HashMap::new();
-    for (&id, obj) in &doc.objects {
-        if let Object::Stream(s) = obj {
-            let next = seen.len() as Class;
-            classes.insert(id, *seen.entry(s.content.as_slice()).or_insert(next));
-        }
+/// is hashed in parallel and grouped by hash; streams whose hashes match are
+/// compared byte for byte, so classes are exact.
+fn content_classes(doc: &Document, hasher: &(impl BuildHasher + Sync)) -> HashMap<ObjectId, Class> {
+    let hashed: Vec<(ObjectId, &[u8], u64)> = doc
+        .objects
+        .par_iter()
+        .filter_map(|(&id, obj)| match obj {
+            Object::Stream(s) => Some((id, s.content.as_slice(), hasher.hash_one(&s.content))),
+            _ => None,
+        })
+        .collect();
+    let mut seen: HashMap<u64, Vec<(&[u8], Class)>> = HashMap::with_capacity(hashed.len());
+    let mut classes = HashMap::with_capacity(hashed.len());
+    let mut next: Class = 0;
+    for (id, data, h) in hashed {
+        let same = seen.entry(h).or_default();
+        let class = match same.iter().find(|(d, _)| *d == data) {
+            Some(&(_, c)) => c,
+            None => {
+                same.push((data, next));
+                next += 1;
+                next - 1
+            }
+        };
+        classes.insert(id, class);
     }
     classes
 }
