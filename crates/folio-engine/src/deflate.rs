@@ -76,18 +76,15 @@ pub fn zlib_within_at(data: &[u8], max_len: usize, level: i32) -> Option<Vec<u8>
     if max_len <= ZLIB_OVERHEAD {
         return None;
     }
-    let level = if libdeflater::CompressionLvl::new(level).is_ok() {
-        level
-    } else {
-        DEFAULT_LEVEL
-    };
+    // Levels libdeflate does not have fall back to its default; the header
+    // names the level actually used.
+    let lvl = libdeflater::CompressionLvl::new(level).unwrap_or_default();
+    let level = i32::from(lvl);
     COMPRESSORS.with(|cell| {
         let mut all = cell.borrow_mut();
         let i = match all.iter().position(|(l, _)| *l == level) {
             Some(i) => i,
             None => {
-                let lvl = libdeflater::CompressionLvl::new(level)
-                    .unwrap_or_else(|_| libdeflater::CompressionLvl::default());
                 all.push((level, libdeflater::Compressor::new(lvl)));
                 all.len() - 1
             }
@@ -100,7 +97,7 @@ pub fn zlib_within_at(data: &[u8], max_len: usize, level: i32) -> Option<Vec<u8>
         let mut out = vec![0u8; cap];
         out[..2].copy_from_slice(&zlib_header(level));
         let body = out.get_mut(2..cap - 4)?;
-        let n = c.deflate_compress(data, body).ok().filter(|&n| n > 0)?;
+        let n = c.deflate_compress(data, body).ok()?;
         let end = 2 + n;
         out[end..end + 4].copy_from_slice(&simd_adler32::adler32(&data).to_be_bytes());
         out.truncate(end + 4);
@@ -110,9 +107,6 @@ pub fn zlib_within_at(data: &[u8], max_len: usize, level: i32) -> Option<Vec<u8>
 
 /// The zlib header (2 bytes) and Adler-32 trailer (4) around the deflate data.
 const ZLIB_OVERHEAD: usize = 6;
-
-/// libdeflate's default level, used for levels it does not have.
-const DEFAULT_LEVEL: i32 = 6;
 
 /// The two-byte zlib header libdeflate writes at `level`: deflate with a
 /// 32 KB window, the level hint (RFC 1950 FLEVEL), and the check bits.

@@ -119,7 +119,7 @@ async fn https_endpoints_speak_tls() {
     use std::io::Read;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let first_bytes = std::thread::spawn(move || {
+    let first_bytes = std::thread::spawn(move || -> [u8; 6] {
         let (mut conn, _) = listener.accept().unwrap();
         let mut head = [0u8; 6];
         conn.read_exact(&mut head).unwrap();
@@ -135,13 +135,16 @@ async fn https_endpoints_speak_tls() {
         ],
     )
     .unwrap();
-    // The listener never answers; the client retries until the timeout drops it.
-    let listed = tokio::time::timeout(std::time::Duration::from_secs(5), s.list_keys()).await;
-    assert!(
-        !matches!(listed, Ok(Ok(_))),
-        "a silent endpoint listed keys"
-    );
-    let head = first_bytes.join().unwrap();
+    // The listener never answers: the client keeps retrying, and is dropped
+    // once the listener has read what it sent. A client that ends first
+    // (a panic for want of a provider, or a listing) fails the test.
+    let mut listing = tokio::spawn(async move { s.list_keys().await });
+    let heard = tokio::task::spawn_blocking(move || first_bytes.join().unwrap());
+    let head = tokio::select! {
+        head = heard => head.unwrap(),
+        ended = &mut listing => panic!("the client ended before the listener heard it: {ended:?}"),
+    };
+    listing.abort();
     // TLS record type 22 (handshake), version 3.x, then a ClientHello (1).
     assert_eq!(head[0], 0x16, "not a TLS record: {head:?}");
     assert_eq!(head[1], 0x03, "not a TLS record: {head:?}");

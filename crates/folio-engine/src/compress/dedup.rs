@@ -24,6 +24,10 @@ const MAX_ROUNDS: usize = 8;
 /// Streams with byte-identical data share one class number.
 type Class = u32;
 
+/// The distinct objects seen under one key hash: the id kept for each, and
+/// its serialised bytes once a later object has been compared with it.
+type Forms = Vec<(ObjectId, Option<Vec<u8>>)>;
+
 /// Merge identical objects, rewriting references to the one kept (the lowest
 /// object number). Returns how many objects were merged away.
 pub fn deduplicate(doc: &mut Document, ctx: &Ctx) -> Result<usize> {
@@ -65,29 +69,33 @@ fn deduplicate_with(
 
         // `objects` is ordered by id, so the first holder of a form is the
         // lowest id: the one kept. Each hash lists the distinct forms seen
-        // (one, barring a collision); a hit is checked byte for byte.
+        // (one, barring a collision) with their bytes, serialised at the first
+        // hit only; a hit is checked byte for byte.
         let form = |id: ObjectId| {
             doc.objects
                 .get(&id)
                 .and_then(|o| serialized(o, classes.get(&id)))
         };
-        let mut first: HashMap<u64, Vec<ObjectId>> = HashMap::with_capacity(keys.len());
+        let mut first: HashMap<u64, Forms> = HashMap::with_capacity(keys.len());
         let mut replace: HashMap<ObjectId, ObjectId> = HashMap::new();
         for (id, key) in keys {
             let Some(forms) = first.get_mut(&key) else {
-                first.insert(key, vec![id]);
+                first.insert(key, vec![(id, None)]);
                 continue;
             };
-            let mine = form(id);
-            match forms
-                .iter()
-                .copied()
-                .find(|&f| mine.is_some() && form(f) == mine)
-            {
+            // Every id in `keys` serialised once already: this is `Some`.
+            let Some(mine) = form(id) else {
+                continue;
+            };
+            let same = forms.iter_mut().find_map(|(f, bytes)| {
+                let theirs = bytes.get_or_insert_with(|| form(*f).unwrap_or_default());
+                (*theirs == mine).then_some(*f)
+            });
+            match same {
                 Some(keep) => {
                     replace.insert(id, keep);
                 }
-                None => forms.push(id),
+                None => forms.push((id, Some(mine))),
             }
         }
         if replace.is_empty() {
@@ -127,9 +135,10 @@ fn content_classes(doc: &Document, hasher: &(impl BuildHasher + Sync)) -> HashMa
         let class = match same.iter().find(|(d, _)| *d == data) {
             Some(&(_, c)) => c,
             None => {
-                same.push((data, next));
+                let c = next;
+                same.push((data, c));
                 next += 1;
-                next - 1
+                c
             }
         };
         classes.insert(id, class);
